@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Build the collection tarball, install it offline into a scratch path, and check that
+# ansible-doc shows every plugin's documentation from the installed copy and that no
+# test-bed file ships.
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+cd "$TESTBED_ROOT"
+out=build/dist
+inst=build/offline-install
+rm -rf "$out" "$inst"
+ansible-galaxy collection build --force --output-path "$out" . >/dev/null
+tarball=$(ls "$out"/aiserver-gpu-*.tar.gz)
+echo "collection: built $tarball ($(du -k "$tarball" | cut -f1) KiB)"
+if tar tzf "$tarball" | grep -E '(^|/)(molecule|testbed|bench|\.ci|\.venv|build)/|standin|\.pyc$'; then
+  echo "collection: the files above must not ship (build_ignore in galaxy.yml)" >&2
+  exit 1
+fi
+ansible-galaxy collection install --offline --force -p "$inst" "$tarball" >/dev/null
+export ANSIBLE_COLLECTIONS_PATH="$TESTBED_ROOT/$inst"
+for plugin in $(cd plugins/modules && ls *.py | sed 's/\.py$//'); do
+  doc=$(ansible-doc -t module "aiserver.gpu.$plugin")
+  for section in OPTIONS ATTRIBUTES EXAMPLES "RETURN VALUES"; do
+    grep -q "^$section" <<<"$doc" || { echo "collection: ansible-doc aiserver.gpu.$plugin lacks $section" >&2; exit 1; }
+  done
+  echo "collection: ansible-doc aiserver.gpu.$plugin: $(wc -l <<<"$doc") lines"
+done
+for filter in $(ansible-doc -t filter -l aiserver.gpu | awk '{ print $1 }'); do
+  ansible-doc -t filter "$filter" | grep -q '^EXAMPLES' || { echo "collection: $filter lacks EXAMPLES" >&2; exit 1; }
+done
+ansible-doc -t callback aiserver.gpu.summary >/dev/null
+ansible-doc -t role aiserver.gpu.kernel_tuning >/dev/null
+echo "collection: offline install and docs OK"

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The lab: one test-bed container made to look like a freshly installed Debian 12 server,
+# and site.yml run against it through inventory/lab.yml. Re-running reuses the container
+# (a second run shows what an idempotent run looks like).
+#   testbed/lab.sh            create (if missing) and converge
+#   testbed/lab.sh --destroy  remove the lab container
+set -euo pipefail
+. "$(dirname "$0")/env.sh"
+cd "$TESTBED_ROOT"
+instances='{"testbed_instances": [{"name": "aiserver-lab"}]}'
+if [ "${1:-}" = "--destroy" ]; then
+  ansible-playbook testbed/instances.yml -e "$instances" -e testbed_state=absent
+  exit 0
+fi
+echo "lab: starting the lab container (aiserver-lab)"
+ansible-playbook testbed/instances.yml -e "$instances" >/dev/null
+echo "lab: making it a freshly installed server (kernel image, GRUB)"
+ansible-playbook -i inventory/lab.yml molecule/_testbed/fresh-server.yml >/dev/null
+echo "lab: running site.yml"
+ANSIBLE_CALLBACKS_ENABLED=aiserver.gpu.summary ansible-playbook -i inventory/lab.yml site.yml "$@"
