@@ -13,7 +13,8 @@ author: aiserver.gpu maintainers (@aiserver-gpu)
 description:
   - At the end of a playbook, prints per host the tasks that changed something, the
     sentences the roles left to explain a skip (debug tasks tagged C(aiserver_note)),
-    and the other skipped tasks with the condition that skipped them.
+    and the other skipped tasks with the condition that skipped them (guards such as
+    C(fail) and C(assert) that did not fire, and fact gathering, are left out).
   - Enable it with C(callbacks_enabled = aiserver.gpu.summary) in ansible.cfg or
     C(ANSIBLE_CALLBACKS_ENABLED=aiserver.gpu.summary).
 requirements:
@@ -23,6 +24,13 @@ requirements:
 from ansible.plugins.callback import CallbackBase
 
 NOTE_TAG = "aiserver_note"
+# A skipped guard (a check that did not fire) or fact gathering is not a step that was
+# left out: not worth listing.
+QUIET_SKIPS = frozenset((
+    "fail", "assert", "setup", "set_fact", "meta",
+    "ansible.builtin.fail", "ansible.builtin.assert", "ansible.builtin.setup",
+    "ansible.builtin.set_fact", "ansible.builtin.meta",
+))
 
 
 class CallbackModule(CallbackBase):
@@ -59,7 +67,7 @@ class CallbackModule(CallbackBase):
         self.v2_runner_on_ok(result)
 
     def v2_runner_on_skipped(self, result):
-        if NOTE_TAG in (result._task.tags or []):
+        if NOTE_TAG in (result._task.tags or []) or result._task.action in QUIET_SKIPS:
             return
         res = result._result
         why = res.get("skip_reason", "")
