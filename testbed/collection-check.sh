@@ -15,8 +15,10 @@ if tar tzf "$tarball" | grep -E '(^|/)(molecule|testbed|bench|\.ci|\.venv|build)
   echo "collection: the files above must not ship (build_ignore in galaxy.yml)" >&2
   exit 1
 fi
-ansible-galaxy collection install --offline --force -p "$inst" "$tarball" >/dev/null
-export ANSIBLE_COLLECTIONS_PATH="$TESTBED_ROOT/$inst"
+# (It warns that the scratch path is not a configured collections path: expected.)
+ansible-galaxy collection install --offline --force -p "$inst" "$tarball" >build/offline-install.log 2>&1 \
+  || { cat build/offline-install.log >&2; exit 1; }
+export ANSIBLE_COLLECTIONS_PATH="$TESTBED_ROOT/$inst" ANSIBLE_NOCOLOR=1
 for plugin in $(cd plugins/modules && ls *.py | sed 's/\.py$//'); do
   doc=$(ansible-doc -t module "aiserver.gpu.$plugin")
   for section in OPTIONS ATTRIBUTES EXAMPLES "RETURN VALUES"; do

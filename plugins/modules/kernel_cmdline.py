@@ -44,7 +44,7 @@ description:
     typically a handler notified when this module reports a change; the new command line is
     used from the next boot on, see RV(reboot_required).
 author:
-  - aiserver.gpu maintainers (@aiserver)
+  - aiserver.gpu maintainers (@aiserver-gpu)
 requirements:
   - C(/bin/sh) on the target (dash on Debian and Ubuntu), as used by C(grub-mkconfig).
 options:
