@@ -12,33 +12,22 @@ import subprocess
 import pytest
 
 from ansible_collections.aiserver.gpu.plugins.module_utils import _grub as grub
-
-FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-                        'fixtures', 'grub')
-
-DEBIAN = 'debian-12_etc-default-grub.txt'
-UBUNTU = 'H_grub_ubuntu-22.04-server-cloudimg_stock.txt'
-CLOUDIMG = 'H_grub.d-50-cloudimg-settings_ubuntu-22.04-cloudimg.txt'
-PROXMOX = 'H_grub_proxmox-ve_intel_iommu-on_hackinthebox.txt'
-SEED_TWO_LINES = 'synthetic_ubuntu-22.04_seed-second-linux-default.txt'
-
-SEED = ['pti=off', 'spectre_v2=off', 'l1tf=off', 'nospec_store_bypass_disable', 'no_stf_barrier',
-        'intel_iommu=off', 'rcutree.rcu_idle_gp_delay=1', 'mitigations=off']
+from captures import GRUB_CLOUDIMG, GRUB_DEBIAN, GRUB_PROXMOX, GRUB_SEED, GRUB_SEED_TWO_LINES, GRUB_UBUNTU, fixture_path
 
 
 def fixture(name):
-    with open(os.path.join(FIXTURES, name), 'rb') as f:
+    with open(fixture_path('grub', name), 'rb') as f:
         return f.read().decode('utf-8')
 
 
 def make_tree(tmp_path, main, dropins=()):
     """tmp/grub from fixture ``main`` and tmp/grub.d/<name> from (name, fixture) pairs."""
     path = tmp_path / 'grub'
-    shutil.copyfile(os.path.join(FIXTURES, main), str(path))
+    shutil.copyfile(fixture_path('grub', main), str(path))
     if dropins:
         (tmp_path / 'grub.d').mkdir()
         for name, fix in dropins:
-            shutil.copyfile(os.path.join(FIXTURES, fix), str(tmp_path / 'grub.d' / name))
+            shutil.copyfile(fixture_path('grub', fix), str(tmp_path / 'grub.d' / name))
     return str(path)
 
 
@@ -77,23 +66,23 @@ def run(path, params, state='present'):
 # --- the real files ------------------------------------------------------------------------
 
 def test_debian_stock_effective_cmdline(tmp_path):
-    path = make_tree(tmp_path, DEBIAN)
+    path = make_tree(tmp_path, GRUB_DEBIAN)
     assert grub.evaluate(path) == ('', 'quiet')
     assert grub.compute(path, []).cmdline_before == ['quiet'] == sh_cmdline(path)
 
 
 def test_debian_stock_adds_to_grub_cmdline_linux(tmp_path):
-    path = make_tree(tmp_path, DEBIAN)
+    path = make_tree(tmp_path, GRUB_DEBIAN)
     result = run(path, ['intel_iommu=on', 'iommu=pt'])
     assert result.cmdline_before == ['quiet']
     assert result.cmdline_after == ['intel_iommu=on', 'iommu=pt', 'quiet']
     assert [c.path for c in result.changes] == [path]
-    assert read(path) == fixture(DEBIAN).replace(
+    assert read(path) == fixture(GRUB_DEBIAN).replace(
         'GRUB_CMDLINE_LINUX=""\n', 'GRUB_CMDLINE_LINUX="intel_iommu=on iommu=pt"\n')
 
 
 def test_ubuntu_cloudimg_dropin_overrides_main_file(tmp_path):
-    path = make_tree(tmp_path, UBUNTU, [('50-cloudimg-settings.cfg', CLOUDIMG)])
+    path = make_tree(tmp_path, GRUB_UBUNTU, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG)])
     result = grub.compute(path, [])
     # not "quiet splash": the drop-in replaces GRUB_CMDLINE_LINUX_DEFAULT
     assert result.cmdline_before == ['console=tty1', 'console=ttyS0'] == sh_cmdline(path)
@@ -101,73 +90,73 @@ def test_ubuntu_cloudimg_dropin_overrides_main_file(tmp_path):
 
 
 def test_ubuntu_cloudimg_seed_params(tmp_path):
-    path = make_tree(tmp_path, UBUNTU, [('50-cloudimg-settings.cfg', CLOUDIMG)])
+    path = make_tree(tmp_path, GRUB_UBUNTU, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG)])
     dropin = str(tmp_path / 'grub.d' / '50-cloudimg-settings.cfg')
-    result = run(path, SEED)
-    assert result.cmdline_after == SEED + ['console=tty1', 'console=ttyS0']
+    result = run(path, GRUB_SEED)
+    assert result.cmdline_after == GRUB_SEED + ['console=tty1', 'console=ttyS0']
     assert [c.path for c in result.changes] == [path]
-    assert read(path) == fixture(UBUNTU).replace(
-        'GRUB_CMDLINE_LINUX=""\n', 'GRUB_CMDLINE_LINUX="%s"\n' % ' '.join(SEED))
-    assert read(dropin) == fixture(CLOUDIMG)
+    assert read(path) == fixture(GRUB_UBUNTU).replace(
+        'GRUB_CMDLINE_LINUX=""\n', 'GRUB_CMDLINE_LINUX="%s"\n' % ' '.join(GRUB_SEED))
+    assert read(dropin) == fixture(GRUB_CLOUDIMG)
     assert result.warnings == []
 
 
 def test_ubuntu_cloudimg_rewrites_where_effective(tmp_path):
     """console= is set by the drop-in: it is rewritten there, the second one removed."""
-    path = make_tree(tmp_path, UBUNTU, [('50-cloudimg-settings.cfg', CLOUDIMG)])
+    path = make_tree(tmp_path, GRUB_UBUNTU, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG)])
     dropin = str(tmp_path / 'grub.d' / '50-cloudimg-settings.cfg')
     result = run(path, ['console=ttyS0,115200n8'])
     assert result.cmdline_after == ['console=ttyS0,115200n8']
     assert [c.path for c in result.changes] == [dropin]
-    assert read(path) == fixture(UBUNTU)
-    assert read(dropin) == fixture(CLOUDIMG).replace(
+    assert read(path) == fixture(GRUB_UBUNTU)
+    assert read(dropin) == fixture(GRUB_CLOUDIMG).replace(
         'GRUB_CMDLINE_LINUX_DEFAULT="console=tty1 console=ttyS0"',
         'GRUB_CMDLINE_LINUX_DEFAULT="console=ttyS0,115200n8"')
 
 
 def test_ubuntu_cloudimg_dead_main_default_is_not_edited(tmp_path):
     """'quiet' only sits in the overridden main-file line: it is not effective, so it is added."""
-    path = make_tree(tmp_path, UBUNTU, [('50-cloudimg-settings.cfg', CLOUDIMG)])
+    path = make_tree(tmp_path, GRUB_UBUNTU, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG)])
     result = run(path, ['quiet'])
     assert result.cmdline_after == ['quiet', 'console=tty1', 'console=ttyS0']
-    assert read(path) == fixture(UBUNTU).replace('GRUB_CMDLINE_LINUX=""', 'GRUB_CMDLINE_LINUX="quiet"')
+    assert read(path) == fixture(GRUB_UBUNTU).replace('GRUB_CMDLINE_LINUX=""', 'GRUB_CMDLINE_LINUX="quiet"')
 
 
 def test_ubuntu_cloudimg_absent_console(tmp_path):
-    path = make_tree(tmp_path, UBUNTU, [('50-cloudimg-settings.cfg', CLOUDIMG)])
+    path = make_tree(tmp_path, GRUB_UBUNTU, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG)])
     dropin = str(tmp_path / 'grub.d' / '50-cloudimg-settings.cfg')
     result = run(path, ['console'], 'absent')
     assert result.cmdline_after == []
-    assert read(dropin) == fixture(CLOUDIMG).replace('"console=tty1 console=ttyS0"', '""')
+    assert read(dropin) == fixture(GRUB_CLOUDIMG).replace('"console=tty1 console=ttyS0"', '""')
 
 
 def test_proxmox_intel_iommu_replaced_not_duplicated(tmp_path):
-    path = make_tree(tmp_path, PROXMOX)
+    path = make_tree(tmp_path, GRUB_PROXMOX)
     result = run(path, ['intel_iommu=off'])
     assert result.cmdline_before == ['quiet', 'intel_iommu=on']
     assert result.cmdline_after == ['quiet', 'intel_iommu=off']
-    expected = fixture(PROXMOX).replace('GRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on"',
-                                        'GRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=off"')
+    expected = fixture(GRUB_PROXMOX).replace('GRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on"',
+                                             'GRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=off"')
     assert read(path) == expected
     # the commented-out line naming the variable is untouched
     assert '#GRUB_CMDLINE_LINUX_DEFAULT="quiet"\n' in read(path)
 
 
 def test_proxmox_absent_by_name_and_by_value(tmp_path):
-    path = make_tree(tmp_path, PROXMOX)
+    path = make_tree(tmp_path, GRUB_PROXMOX)
     # a different value does not match NAME=VALUE
     assert grub.compute(path, ['intel_iommu=off'], 'absent').changes == []
     result = run(path, ['intel_iommu=on'], 'absent')
     assert result.cmdline_after == ['quiet']
-    assert read(path) == fixture(PROXMOX).replace('"quiet intel_iommu=on"', '"quiet"')
+    assert read(path) == fixture(GRUB_PROXMOX).replace('"quiet intel_iommu=on"', '"quiet"')
     # name only, '-' and '_' are the same for the kernel
     (tmp_path / 'other').mkdir()
-    path2 = make_tree(tmp_path / 'other', PROXMOX)
+    path2 = make_tree(tmp_path / 'other', GRUB_PROXMOX)
     assert run(path2, ['intel-iommu'], 'absent').cmdline_after == ['quiet']
 
 
 def test_proxmox_parser_ignores_comment_lines():
-    assignments, mentions = grub.parse(fixture(PROXMOX))
+    assignments, mentions = grub.parse(fixture(GRUB_PROXMOX))
     assert [(a.var, a.line) for a in assignments] == [
         ('GRUB_CMDLINE_LINUX_DEFAULT', 10), ('GRUB_CMDLINE_LINUX', 11)]
     assert [w.text for w in assignments[0].words] == ['quiet', 'intel_iommu=on']
@@ -176,23 +165,23 @@ def test_proxmox_parser_ignores_comment_lines():
 
 def test_seed_second_linux_default_line(tmp_path):
     """The seed added a second GRUB_CMDLINE_LINUX_DEFAULT line: only that one is effective."""
-    path = make_tree(tmp_path, SEED_TWO_LINES)
-    result = run(path, SEED)
+    path = make_tree(tmp_path, GRUB_SEED_TWO_LINES)
+    result = run(path, GRUB_SEED)
     assert result.cmdline_before == ['pti=off', 'spectre_v2=off', 'l1tf=off', 'nospec_store_bypass_disable',
                                      'no_stf_barrier']
     assert result.cmdline_after == ['intel_iommu=off', 'rcutree.rcu_idle_gp_delay=1', 'mitigations=off',
                                     'pti=off', 'spectre_v2=off', 'l1tf=off', 'nospec_store_bypass_disable',
                                     'no_stf_barrier']
-    assert read(path) == fixture(SEED_TWO_LINES).replace(
+    assert read(path) == fixture(GRUB_SEED_TWO_LINES).replace(
         'GRUB_CMDLINE_LINUX=""', 'GRUB_CMDLINE_LINUX="intel_iommu=off rcutree.rcu_idle_gp_delay=1 mitigations=off"')
-    for token in SEED:
+    for token in GRUB_SEED:
         assert result.cmdline_after.count(token) == 1
 
 
 def test_seed_second_line_conflicting_value_rewritten_in_effective_line(tmp_path):
-    path = make_tree(tmp_path, SEED_TWO_LINES)
+    path = make_tree(tmp_path, GRUB_SEED_TWO_LINES)
     run(path, ['spectre_v2=on', 'pti=on'])
-    assert read(path) == fixture(SEED_TWO_LINES).replace(
+    assert read(path) == fixture(GRUB_SEED_TWO_LINES).replace(
         '"pti=off spectre_v2=off l1tf=off', '"pti=on spectre_v2=on l1tf=off')
     assert 'GRUB_CMDLINE_LINUX_DEFAULT="quiet splash"\n' in read(path)
 
@@ -200,7 +189,7 @@ def test_seed_second_line_conflicting_value_rewritten_in_effective_line(tmp_path
 def test_seed_second_line_dead_conflict_warns(tmp_path):
     """Proxmox main file + a drop-in that overrides GRUB_CMDLINE_LINUX_DEFAULT: the dead
     intel_iommu=on of the main file is left alone, with a warning."""
-    path = make_tree(tmp_path, PROXMOX, [('50-cloudimg-settings.cfg', CLOUDIMG)])
+    path = make_tree(tmp_path, GRUB_PROXMOX, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG)])
     result = run(path, ['intel_iommu=off'])
     assert result.cmdline_after == ['intel_iommu=off', 'console=tty1', 'console=ttyS0']
     assert 'GRUB_CMDLINE_LINUX_DEFAULT="quiet intel_iommu=on"' in read(path)
@@ -213,15 +202,15 @@ def test_seed_second_line_dead_conflict_warns(tmp_path):
 # --- drop-ins with self references ----------------------------------------------------------
 
 def test_self_appending_dropin(tmp_path):
-    path = make_tree(tmp_path, UBUNTU, [('50-cloudimg-settings.cfg', CLOUDIMG),
-                                        ('60-gpu.cfg', 'synthetic_dropin_self-append.txt')])
+    path = make_tree(tmp_path, GRUB_UBUNTU, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG),
+                                             ('60-gpu.cfg', 'synthetic_dropin_self-append.txt')])
     gpu = str(tmp_path / 'grub.d' / '60-gpu.cfg')
     result = run(path, ['intel_iommu=off', 'mitigations=off', 'iommu=pt'])
     assert result.cmdline_before == ['nvidia-drm.modeset=1', 'console=tty1', 'console=ttyS0',
                                      'intel_iommu=on', 'iommu=pt']
     assert result.cmdline_after == ['nvidia-drm.modeset=1', 'mitigations=off', 'console=tty1', 'console=ttyS0',
                                     'intel_iommu=off', 'iommu=pt']
-    assert read(path) == fixture(UBUNTU)
+    assert read(path) == fixture(GRUB_UBUNTU)
     assert read(gpu) == (
         '# Drop-in that extends both variables instead of replacing them.\n'
         'GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT intel_iommu=off iommu=pt"\n'
@@ -229,19 +218,19 @@ def test_self_appending_dropin(tmp_path):
 
 
 def test_self_appending_dropin_underscore_name_is_same_param(tmp_path):
-    path = make_tree(tmp_path, DEBIAN, [('60-gpu.cfg', 'synthetic_dropin_self-append.txt')])
+    path = make_tree(tmp_path, GRUB_DEBIAN, [('60-gpu.cfg', 'synthetic_dropin_self-append.txt')])
     result = run(path, ['nvidia_drm.modeset=0'])
     assert result.cmdline_after == ['nvidia_drm.modeset=0', 'quiet', 'intel_iommu=on', 'iommu=pt']
 
 
 def test_self_appending_dropin_full_seed_set(tmp_path):
-    path = make_tree(tmp_path, DEBIAN, [('60-gpu.cfg', 'synthetic_dropin_self-append.txt')])
-    result = run(path, SEED)
+    path = make_tree(tmp_path, GRUB_DEBIAN, [('60-gpu.cfg', 'synthetic_dropin_self-append.txt')])
+    result = run(path, GRUB_SEED)
     assert result.cmdline_after == ['nvidia-drm.modeset=1', 'pti=off', 'spectre_v2=off', 'l1tf=off',
                                     'nospec_store_bypass_disable', 'no_stf_barrier',
                                     'rcutree.rcu_idle_gp_delay=1', 'mitigations=off',
                                     'quiet', 'intel_iommu=off', 'iommu=pt']
-    assert read(path) == fixture(DEBIAN)
+    assert read(path) == fixture(GRUB_DEBIAN)
 
 
 # --- quoting styles -------------------------------------------------------------------------
@@ -346,7 +335,7 @@ def test_no_cmdline_variables_absent_is_noop(tmp_path):
 # --- shell logic ----------------------------------------------------------------------------
 
 def test_conditional_dropin_only_taken_branch_counts(tmp_path):
-    path = make_tree(tmp_path, DEBIAN, [('10-select.cfg', 'synthetic_dropin_conditional.txt')])
+    path = make_tree(tmp_path, GRUB_DEBIAN, [('10-select.cfg', 'synthetic_dropin_conditional.txt')])
     dropin = str(tmp_path / 'grub.d' / '10-select.cfg')
     result = run(path, ['intel_iommu=off'])
     assert result.cmdline_before == ['quiet', 'iommu=pt']
@@ -358,7 +347,7 @@ def test_conditional_dropin_only_taken_branch_counts(tmp_path):
 
 
 def test_conditional_dropin_absent_edits_taken_branch(tmp_path):
-    path = make_tree(tmp_path, DEBIAN, [('10-select.cfg', 'synthetic_dropin_conditional.txt')])
+    path = make_tree(tmp_path, GRUB_DEBIAN, [('10-select.cfg', 'synthetic_dropin_conditional.txt')])
     dropin = str(tmp_path / 'grub.d' / '10-select.cfg')
     result = run(path, ['iommu'], 'absent')
     assert result.cmdline_after == ['quiet']
@@ -367,7 +356,7 @@ def test_conditional_dropin_absent_edits_taken_branch(tmp_path):
 
 
 def test_command_substitution_cannot_be_edited(tmp_path):
-    path = make_tree(tmp_path, DEBIAN, [('70-subst.cfg', 'synthetic_dropin_cmdsubst.txt')])
+    path = make_tree(tmp_path, GRUB_DEBIAN, [('70-subst.cfg', 'synthetic_dropin_cmdsubst.txt')])
     dropin = str(tmp_path / 'grub.d' / '70-subst.cfg')
     with pytest.raises(grub.GrubError) as err:
         grub.compute(path, ['intel_iommu=off'])
@@ -383,7 +372,7 @@ def test_command_substitution_cannot_be_edited(tmp_path):
 
 
 def test_oneliner_append_cannot_be_edited_but_others_work(tmp_path):
-    path = make_tree(tmp_path, DEBIAN, [('80-oneliner.cfg', 'synthetic_dropin_oneliner-append.txt')])
+    path = make_tree(tmp_path, GRUB_DEBIAN, [('80-oneliner.cfg', 'synthetic_dropin_oneliner-append.txt')])
     dropin = str(tmp_path / 'grub.d' / '80-oneliner.cfg')
     with pytest.raises(grub.GrubError) as err:
         grub.compute(path, ['intel_iommu=off'])
@@ -397,7 +386,7 @@ def test_oneliner_append_cannot_be_edited_but_others_work(tmp_path):
 
 
 def test_oneliner_override_is_caught_by_verification(tmp_path):
-    path = make_tree(tmp_path, DEBIAN, [('80-oneliner.cfg', 'synthetic_dropin_oneliner-override.txt')])
+    path = make_tree(tmp_path, GRUB_DEBIAN, [('80-oneliner.cfg', 'synthetic_dropin_oneliner-override.txt')])
     dropin = str(tmp_path / 'grub.d' / '80-oneliner.cfg')
     assert grub.compute(path, []).cmdline_before == ['nomodeset', 'quiet']
     with pytest.raises(grub.GrubError) as err:
@@ -407,11 +396,11 @@ def test_oneliner_override_is_caught_by_verification(tmp_path):
                           "kernel command line 'nomodeset quiet', in which iommu=pt appears as [] instead of "
                           "exactly once" % path)
     assert '%s:2: [ -e /nonexistent/kernel_cmdline-fixture ] || GRUB_CMDLINE_LINUX="nomodeset"' % dropin in msg
-    assert read(path) == fixture(DEBIAN)
+    assert read(path) == fixture(GRUB_DEBIAN)
 
 
 def test_shell_error_is_reported_with_real_path(tmp_path):
-    path = make_tree(tmp_path, DEBIAN, [('99-bash.cfg', 'synthetic_dropin_bash-append.txt')])
+    path = make_tree(tmp_path, GRUB_DEBIAN, [('99-bash.cfg', 'synthetic_dropin_bash-append.txt')])
     with pytest.raises(grub.GrubError) as err:
         grub.compute(path, ['iommu=pt'])
     msg = str(err.value)
@@ -436,8 +425,8 @@ def test_missing_path(tmp_path):
 
 def test_dropin_glob_order_and_dangling_symlink(tmp_path):
     """C-locale order: '60-gpu.cfg' sorts before 'Z.cfg' before 'a.cfg'; dangling links are skipped."""
-    path = make_tree(tmp_path, DEBIAN, [('a.cfg', 'synthetic_unquoted.txt'),
-                                        ('60-gpu.cfg', 'synthetic_dropin_self-append.txt')])
+    path = make_tree(tmp_path, GRUB_DEBIAN, [('a.cfg', 'synthetic_unquoted.txt'),
+                                             ('60-gpu.cfg', 'synthetic_dropin_self-append.txt')])
     with open(str(tmp_path / 'grub.d' / 'Z.cfg'), 'w') as f:
         f.write('GRUB_CMDLINE_LINUX_DEFAULT="$GRUB_CMDLINE_LINUX_DEFAULT Z"\n')
     with open(str(tmp_path / 'grub.d' / 'notes.txt'), 'w') as f:
@@ -469,10 +458,10 @@ def test_params_duplicates():
 
 
 def test_invalid_params_change_nothing(tmp_path):
-    path = make_tree(tmp_path, DEBIAN)
+    path = make_tree(tmp_path, GRUB_DEBIAN)
     with pytest.raises(grub.GrubError):
         grub.compute(path, ['iommu=pt', 'bad value'])
-    assert read(path) == fixture(DEBIAN)
+    assert read(path) == fixture(GRUB_DEBIAN)
 
 
 def test_reboot_required():

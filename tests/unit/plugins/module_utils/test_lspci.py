@@ -4,7 +4,6 @@ The real fixtures are captures copied byte for byte from the project corpus; the
 asserted here are the ones their .source notes state. synthetic_* fixtures say in their own
 .source how they were built.
 """
-import os
 import random
 
 import pytest
@@ -20,15 +19,8 @@ from ansible_collections.aiserver.gpu.plugins.module_utils._lspci import (
     parse_lspci,
     scan_lspci,
 )
-
-FIXTURES = os.path.join(os.path.dirname(__file__), "..", "..", "fixtures", "lspci")
-LENOVO = "H_lspci-D-vvvPP_full_lenovo-p920_quadro-rtx4000_acs-TransBlk-enabled_mithro.txt"
-SUPERMICRO = "H_lspci-vvvPP_full_supermicro-4028GR-TVRT_8x-v100-sxm2_plx9765-pm8533_acs-all-disabled_mithro.txt"
-STELLINE_GREP = "H_lspci-vvv-grep-ACSCtl_all-disabled_stelline-esc8000a.txt"
-PEX8747 = "H_lspci-vvv_plx-pex8747-downstream-port_acs-disabled_excerpt.txt"
-PEX8747_HDR = "synthetic_pex8747-excerpt-with-header.txt"
-NIC_ACS = "synthetic_lenovo-p920-e1-e2_nic-function-acs-enabled.txt"
-NONROOT = "synthetic_nonroot_access-denied.txt"
+from captures import (LSPCI_LENOVO, LSPCI_NIC_ACS, LSPCI_NONROOT, LSPCI_PEX8747, LSPCI_PEX8747_HDR, LSPCI_STELLINE_GREP,
+                      LSPCI_SUPERMICRO, fixture_path)
 
 ALL_OFF = dict((flag, False) for flag in ACS_FLAGS)
 ALL_ON = dict((flag, True) for flag in ACS_FLAGS)
@@ -37,7 +29,7 @@ CTL_OFF = CTL_ON.replace("+", "-")
 
 
 def read(name):
-    with open(os.path.join(FIXTURES, name), "rb") as handle:
+    with open(fixture_path("lspci", name), "rb") as handle:
         return handle.read().decode("utf-8")
 
 
@@ -64,13 +56,13 @@ def by_bdf(devices):
 @pytest.mark.parametrize(
     "name, n_devices, n_acs, n_enabled, n_orphan_acs, n_warnings",
     [
-        pytest.param(LENOVO, 298, 14, 10, 0, 0, id="lenovo-p920-D-PP-transblk-enabled"),
-        pytest.param(SUPERMICRO, 340, 31, 0, 0, 0, id="supermicro-4028gr-PP-all-disabled"),
-        pytest.param(STELLINE_GREP, 0, 0, 0, 46, 1, id="stelline-grep-acsctl-no-headers"),
-        pytest.param(PEX8747, 0, 0, 0, 1, 1, id="pex8747-excerpt-no-header-spaces"),
-        pytest.param(PEX8747_HDR, 1, 1, 0, 0, 0, id="synthetic-pex8747-with-header"),
-        pytest.param(NIC_ACS, 19, 3, 2, 0, 0, id="synthetic-nic-function-acs-enabled"),
-        pytest.param(NONROOT, 3, 0, 0, 0, 0, id="synthetic-nonroot-access-denied"),
+        pytest.param(LSPCI_LENOVO, 298, 14, 10, 0, 0, id="lenovo-p920-D-PP-transblk-enabled"),
+        pytest.param(LSPCI_SUPERMICRO, 340, 31, 0, 0, 0, id="supermicro-4028gr-PP-all-disabled"),
+        pytest.param(LSPCI_STELLINE_GREP, 0, 0, 0, 46, 1, id="stelline-grep-acsctl-no-headers"),
+        pytest.param(LSPCI_PEX8747, 0, 0, 0, 1, 1, id="pex8747-excerpt-no-header-spaces"),
+        pytest.param(LSPCI_PEX8747_HDR, 1, 1, 0, 0, 0, id="synthetic-pex8747-with-header"),
+        pytest.param(LSPCI_NIC_ACS, 19, 3, 2, 0, 0, id="synthetic-nic-function-acs-enabled"),
+        pytest.param(LSPCI_NONROOT, 3, 0, 0, 0, 0, id="synthetic-nonroot-access-denied"),
     ],
 )
 def test_key_figures(name, n_devices, n_acs, n_enabled, n_orphan_acs, n_warnings):
@@ -90,7 +82,7 @@ LENOVO_ENABLED_ROOT_PORTS = [
 
 
 def test_lenovo_acs_enabled_with_transblk():
-    acs = acs_devices(parse_lspci(read(LENOVO)))
+    acs = acs_devices(parse_lspci(read(LSPCI_LENOVO)))
     enabled = [d["bdf"] for d in acs if d["enabled"]]
     disabled = [d["bdf"] for d in acs if not d["enabled"]]
     assert enabled == ["0000:00:1d.2"] + LENOVO_ENABLED_ROOT_PORTS
@@ -119,7 +111,7 @@ def test_lenovo_acs_enabled_with_transblk():
 
 
 def test_lenovo_gpu_behind_its_root_port():
-    devs = by_bdf(parse_lspci(read(LENOVO)))
+    devs = by_bdf(parse_lspci(read(LSPCI_LENOVO)))
     gpu = devs["0000:08:00.0"]
     assert gpu["path"] == "0000:07:00.0/08:00.0"
     assert gpu["class"] == "VGA compatible controller"
@@ -144,7 +136,7 @@ SUPERMICRO_GPUS = [
 
 
 def test_supermicro_eight_v100_at_8gts_x16():
-    devices = parse_lspci(read(SUPERMICRO))
+    devices = parse_lspci(read(LSPCI_SUPERMICRO))
     gpus = [d for d in devices if d["class"] == "3D controller"]
     assert [(d["bdf"], d["path"]) for d in gpus] == SUPERMICRO_GPUS
     for gpu in gpus:
@@ -155,7 +147,7 @@ def test_supermicro_eight_v100_at_8gts_x16():
 
 
 def test_supermicro_acs_everywhere_disabled():
-    acs = acs_devices(parse_lspci(read(SUPERMICRO)))
+    acs = acs_devices(parse_lspci(read(LSPCI_SUPERMICRO)))
     assert [d["bdf"] for d in acs] == [
         "0000:00:01.0", "0000:00:02.0", "0000:00:03.0",
         "0000:02:00.0", "0000:02:01.0", "0000:02:02.0", "0000:02:03.0",
@@ -179,7 +171,7 @@ def test_supermicro_acs_everywhere_disabled():
 
 
 def test_stelline_grep_lines_are_orphans_not_devices():
-    result, warnings = scan(read(STELLINE_GREP))
+    result, warnings = scan(read(LSPCI_STELLINE_GREP))
     assert result["devices"] == []
     assert result["orphan_acs_ctl"] == [ALL_OFF] * 46
     assert result["orphan_lines"] == 46
@@ -187,7 +179,7 @@ def test_stelline_grep_lines_are_orphans_not_devices():
 
 
 def test_pex8747_excerpt_without_header():
-    result, warnings = scan(read(PEX8747))
+    result, warnings = scan(read(LSPCI_PEX8747))
     assert result["devices"] == []
     assert result["orphan_acs_ctl"] == [ALL_OFF]
     assert result["orphan_lines"] == 38
@@ -195,7 +187,7 @@ def test_pex8747_excerpt_without_header():
 
 
 def test_pex8747_space_indented_block_with_header():
-    (dev,) = parse_lspci(read(PEX8747_HDR))
+    (dev,) = parse_lspci(read(LSPCI_PEX8747_HDR))
     assert dev["bdf"] == "0000:03:08.0" and dev["path"] is None
     assert dev["class"] == "PCI bridge" and dev["is_bridge"] is True
     assert dev["name"] == (
@@ -208,7 +200,7 @@ def test_pex8747_space_indented_block_with_header():
 
 
 def test_nonroot_output_counts_denied_capabilities():
-    result, warnings = scan(read(NONROOT))
+    result, warnings = scan(read(LSPCI_NONROOT))
     assert warnings == []
     assert result["capabilities_denied"] == 3
     devs = by_bdf(result["devices"])
@@ -221,7 +213,7 @@ def test_nonroot_output_counts_denied_capabilities():
 # --------------------------------------------------------------------------- scope
 
 def test_scope_bridges_versus_all():
-    devices = parse_lspci(read(NIC_ACS))
+    devices = parse_lspci(read(LSPCI_NIC_ACS))
     assert [d["bdf"] for d in acs_targets(devices, "bridges")] == ["0000:e1:00.0"]
     assert [d["bdf"] for d in acs_targets(devices, "all")] == ["0000:e1:00.0", "0000:e2:00.0"]
     nic = by_bdf(devices)["0000:e2:00.0"]
@@ -231,7 +223,7 @@ def test_scope_bridges_versus_all():
 
 
 def test_lenovo_targets_are_the_ten_enabled_bridges():
-    devices = parse_lspci(read(LENOVO))
+    devices = parse_lspci(read(LSPCI_LENOVO))
     expected = ["0000:00:1d.2"] + LENOVO_ENABLED_ROOT_PORTS
     assert [d["bdf"] for d in acs_targets(devices)] == expected
     assert [d["bdf"] for d in acs_targets(devices, "all")] == expected
@@ -240,19 +232,19 @@ def test_lenovo_targets_are_the_ten_enabled_bridges():
 # --------------------------------------------------------------------------- formats
 
 def test_crlf_gives_the_same_result():
-    text = read(SUPERMICRO)
+    text = read(LSPCI_SUPERMICRO)
     assert "\r" not in text
     assert scan(text.replace("\n", "\r\n")) == scan(text)
 
 
 def test_space_indentation_gives_the_same_result():
-    text = read(LENOVO)
+    text = read(LSPCI_LENOVO)
     assert scan(text.expandtabs(8)) == scan(text)
     assert scan(text.replace("\t", "  ")) == scan(text)
 
 
 def test_header_with_and_without_domain():
-    text = read(PEX8747_HDR)
+    text = read(LSPCI_PEX8747_HDR)
     with_domain = parse_lspci("0000:" + text)
     assert with_domain == parse_lspci(text)
     upper = parse_lspci(text.replace("03:08.0", "0000:03:0A.0", 1))
@@ -276,7 +268,7 @@ def test_numeric_class_and_type1_header_make_a_bridge():
 
 
 def test_prompts_and_noise_lines_close_a_block():
-    block = read(PEX8747_HDR)
+    block = read(LSPCI_PEX8747_HDR)
     text = (
         "$ sudo lspci -vvv -s 03:08.0\n" + block
         + "root@box:~# lspci -vvv | grep ACSCtl\n"
@@ -298,20 +290,20 @@ def test_blank_line_ends_a_block():
 
 
 def test_bytes_input_and_empty_input():
-    assert parse_lspci(read(PEX8747_HDR).encode())[0]["bdf"] == "0000:03:08.0"
+    assert parse_lspci(read(LSPCI_PEX8747_HDR).encode())[0]["bdf"] == "0000:03:08.0"
     assert scan("") == ({"devices": [], "orphan_acs_ctl": [], "orphan_lines": 0, "capabilities_denied": 0}, [])
     assert parse_lspci("\n\n\r\n") == []
 
 
 def test_warn_callback_is_optional():
-    assert len(parse_lspci(read(STELLINE_GREP))) == 0
+    assert len(parse_lspci(read(LSPCI_STELLINE_GREP))) == 0
     assert len(parse_lspci("00:00.0 X: Y\n\t\tACSCtl: junk\n")) == 1
 
 
 # --------------------------------------------------------------------------- damaged input
 
 def test_truncated_acs_block_warns_and_leaves_device_out():
-    text = read(PEX8747_HDR)
+    text = read(LSPCI_PEX8747_HDR)
     cut = text[: text.index("ACSCap:")]
     result, warnings = scan(cut)
     (dev,) = result["devices"]
@@ -355,7 +347,7 @@ def test_unreadable_link_warns():
 
 
 def test_any_truncation_or_shuffle_never_raises():
-    text = read(LENOVO)
+    text = read(LSPCI_LENOVO)
     lines = text.splitlines(True)
     for end in range(0, len(text), 997):
         scan(text[:end])

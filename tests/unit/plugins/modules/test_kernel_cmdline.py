@@ -1,32 +1,20 @@
 # -*- coding: utf-8 -*-
 """End-to-end tests of plugins/modules/kernel_cmdline.py: the real module file runs as a
 subprocess, the way Ansible runs it, on copies of the fixtures in a temporary directory."""
-import json
 import os
 import shutil
 import stat
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))))
-MODULE = os.path.join(ROOT, 'plugins', 'modules', 'kernel_cmdline.py')
-NS = os.path.join(ROOT, 'build', 'collections')  # made by tests/unit/conftest.py
-FIXTURES = os.path.join(ROOT, 'tests', 'unit', 'fixtures', 'grub')
+from captures import GRUB_CLOUDIMG, GRUB_DEBIAN, GRUB_PROXMOX, GRUB_SEED, GRUB_UBUNTU, fixture_path, module_path
 
-DEBIAN = 'debian-12_etc-default-grub.txt'
-UBUNTU = 'H_grub_ubuntu-22.04-server-cloudimg_stock.txt'
-CLOUDIMG = 'H_grub.d-50-cloudimg-settings_ubuntu-22.04-cloudimg.txt'
-PROXMOX = 'H_grub_proxmox-ve_intel_iommu-on_hackinthebox.txt'
-
-SEED = ['pti=off', 'spectre_v2=off', 'l1tf=off', 'nospec_store_bypass_disable', 'no_stf_barrier',
-        'intel_iommu=off', 'rcutree.rcu_idle_gp_delay=1', 'mitigations=off']
+MODULE = module_path('kernel_cmdline')
 RUNNING = 'BOOT_IMAGE=/boot/vmlinuz-5.15.0-100-generic root=LABEL=cloudimg-rootfs ro console=tty1 console=ttyS0\n'
 
 
 def fixture(name):
-    with open(os.path.join(FIXTURES, name), 'rb') as f:
+    with open(fixture_path('grub', name), 'rb') as f:
         return f.read()
 
 
@@ -41,7 +29,7 @@ def warnings(result):
 
 
 @pytest.fixture
-def host(tmp_path):
+def host(tmp_path, run_module):
     """A fake /etc/default: tmp/grub, tmp/grub.d/, and a fake /proc/cmdline."""
     class Host(object):
         dir = tmp_path
@@ -50,49 +38,39 @@ def host(tmp_path):
         proc = str(tmp_path / 'cmdline')
 
         def install(self, main, dropins=()):
-            shutil.copyfile(os.path.join(FIXTURES, main), self.grub)
+            shutil.copyfile(fixture_path('grub', main), self.grub)
             self.dropins.mkdir(exist_ok=True)
             for name, fix in dropins:
-                shutil.copyfile(os.path.join(FIXTURES, fix), str(self.dropins / name))
+                shutil.copyfile(fixture_path('grub', fix), str(self.dropins / name))
             with open(self.proc, 'w') as f:
                 f.write(RUNNING)
 
         def run(self, check_mode=False, diff=True, **args):
+            """conftest's run_module: it writes tmp/args.json and runs the module in tmp."""
             args.setdefault('path', self.grub)
             args.setdefault('proc_cmdline_path', self.proc)
-            args['_ansible_check_mode'] = check_mode
-            args['_ansible_diff'] = diff
-            argsfile = tmp_path / 'args.json'
-            argsfile.write_text(json.dumps({'ANSIBLE_MODULE_ARGS': args}))
-            env = dict(os.environ, PYTHONPATH=NS, LC_ALL='C.UTF-8')
-            proc = subprocess.run([sys.executable, MODULE, str(argsfile)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, env=env, cwd=str(tmp_path), timeout=120, check=False)
-            out = proc.stdout.decode()
-            assert 'Traceback' not in out and 'Traceback' not in proc.stderr.decode(), out + proc.stderr.decode()
-            result = json.loads(out)
-            assert 'exception' not in result
-            return result
+            return run_module('kernel_cmdline', args, check_mode=check_mode, diff=diff, env={'LC_ALL': 'C.UTF-8'})
 
     return Host()
 
 
 def test_changes_then_idempotent(host):
-    host.install(UBUNTU, [('50-cloudimg-settings.cfg', CLOUDIMG)])
-    first = host.run(params=SEED)
+    host.install(GRUB_UBUNTU, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG)])
+    first = host.run(params=GRUB_SEED)
     assert first['changed'] is True
     assert first['cmdline_before'] == ['console=tty1', 'console=ttyS0']
-    assert first['cmdline_after'] == SEED + ['console=tty1', 'console=ttyS0']
+    assert first['cmdline_after'] == GRUB_SEED + ['console=tty1', 'console=ttyS0']
     assert first['files_changed'] == [host.grub]
     assert first['backup_files'] == []
     assert first['reboot_required'] is True
-    assert read(host.grub) == fixture(UBUNTU).replace(
-        b'GRUB_CMDLINE_LINUX=""\n', b'GRUB_CMDLINE_LINUX="' + ' '.join(SEED).encode() + b'"\n')
-    assert read(str(host.dropins / '50-cloudimg-settings.cfg')) == fixture(CLOUDIMG)
+    assert read(host.grub) == fixture(GRUB_UBUNTU).replace(
+        b'GRUB_CMDLINE_LINUX=""\n', b'GRUB_CMDLINE_LINUX="' + ' '.join(GRUB_SEED).encode() + b'"\n')
+    assert read(str(host.dropins / '50-cloudimg-settings.cfg')) == fixture(GRUB_CLOUDIMG)
     assert first['diff'] == [{
         'before_header': host.grub, 'after_header': host.grub,
-        'before': fixture(UBUNTU).decode(), 'after': read(host.grub).decode()}]
+        'before': fixture(GRUB_UBUNTU).decode(), 'after': read(host.grub).decode()}]
 
-    second = host.run(params=SEED)
+    second = host.run(params=GRUB_SEED)
     assert second['changed'] is False
     assert second['files_changed'] == []
     assert second['diff'] == []
@@ -101,7 +79,7 @@ def test_changes_then_idempotent(host):
 
 
 def test_check_mode_writes_nothing(host):
-    host.install(PROXMOX)
+    host.install(GRUB_PROXMOX)
     before = os.stat(host.grub)
     result = host.run(check_mode=True, params=['intel_iommu=off'], backup=True)
     assert result['changed'] is True
@@ -109,16 +87,16 @@ def test_check_mode_writes_nothing(host):
     assert result['cmdline_after'] == ['quiet', 'intel_iommu=off']
     assert result['files_changed'] == [host.grub]
     assert result['backup_files'] == []
-    assert result['diff'][0]['before'] == fixture(PROXMOX).decode()
-    assert result['diff'][0]['after'] == fixture(PROXMOX).decode().replace(
+    assert result['diff'][0]['before'] == fixture(GRUB_PROXMOX).decode()
+    assert result['diff'][0]['after'] == fixture(GRUB_PROXMOX).decode().replace(
         '"quiet intel_iommu=on"', '"quiet intel_iommu=off"')
-    assert read(host.grub) == fixture(PROXMOX)
+    assert read(host.grub) == fixture(GRUB_PROXMOX)
     assert os.stat(host.grub).st_mtime_ns == before.st_mtime_ns
     assert sorted(os.listdir(str(host.dir))) == ['args.json', 'cmdline', 'grub', 'grub.d']
 
 
 def test_backup_and_mode_preserved(host):
-    host.install(PROXMOX)
+    host.install(GRUB_PROXMOX)
     os.chmod(host.grub, 0o600)
     result = host.run(params=['intel_iommu=off', 'iommu=pt'], backup=True)
     assert result['changed'] is True
@@ -126,8 +104,8 @@ def test_backup_and_mode_preserved(host):
     assert len(result['backup_files']) == 1
     backup = result['backup_files'][0]
     assert backup.startswith(host.grub + '.') and backup.endswith('~')
-    assert read(backup) == fixture(PROXMOX)
-    assert read(host.grub) == fixture(PROXMOX).replace(b'"quiet intel_iommu=on"', b'"quiet intel_iommu=off"').replace(
+    assert read(backup) == fixture(GRUB_PROXMOX)
+    assert read(host.grub) == fixture(GRUB_PROXMOX).replace(b'"quiet intel_iommu=on"', b'"quiet intel_iommu=off"').replace(
         b'GRUB_CMDLINE_LINUX=""', b'GRUB_CMDLINE_LINUX="iommu=pt"')
     assert stat.S_IMODE(os.stat(host.grub).st_mode) == 0o600
     # nothing else left behind (no temp files)
@@ -136,31 +114,31 @@ def test_backup_and_mode_preserved(host):
 
 
 def test_backup_of_dropin(host):
-    host.install(UBUNTU, [('50-cloudimg-settings.cfg', CLOUDIMG)])
+    host.install(GRUB_UBUNTU, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG)])
     dropin = str(host.dropins / '50-cloudimg-settings.cfg')
     result = host.run(params=['console=ttyS0,115200'], backup=True)
     assert result['files_changed'] == [dropin]
     assert [os.path.dirname(b) for b in result['backup_files']] == [str(host.dropins)]
-    assert read(result['backup_files'][0]) == fixture(CLOUDIMG)
-    assert read(dropin) == fixture(CLOUDIMG).replace(b'"console=tty1 console=ttyS0"', b'"console=ttyS0,115200"')
+    assert read(result['backup_files'][0]) == fixture(GRUB_CLOUDIMG)
+    assert read(dropin) == fixture(GRUB_CLOUDIMG).replace(b'"console=tty1 console=ttyS0"', b'"console=ttyS0,115200"')
     # the backup does not end in .cfg, so grub-mkconfig does not source it
     assert host.run(params=['console=ttyS0,115200'])['changed'] is False
 
 
 def test_symlinked_dropin_stays_a_symlink(host):
-    host.install(UBUNTU)
+    host.install(GRUB_UBUNTU)
     target = str(host.dir / 'cloudimg-settings.cfg.real')
-    shutil.copyfile(os.path.join(FIXTURES, CLOUDIMG), target)
+    shutil.copyfile(fixture_path('grub', GRUB_CLOUDIMG), target)
     os.symlink(target, str(host.dropins / '50-cloudimg-settings.cfg'))
     result = host.run(params=['console=ttyS0'])
     assert result['files_changed'] == [str(host.dropins / '50-cloudimg-settings.cfg')]
     assert os.path.islink(str(host.dropins / '50-cloudimg-settings.cfg'))
-    assert read(target) == fixture(CLOUDIMG).replace(b'"console=tty1 console=ttyS0"', b'"console=ttyS0"')
+    assert read(target) == fixture(GRUB_CLOUDIMG).replace(b'"console=tty1 console=ttyS0"', b'"console=ttyS0"')
     assert result['cmdline_after'] == ['console=ttyS0']
 
 
 def test_absent(host):
-    host.install(UBUNTU, [('50-cloudimg-settings.cfg', CLOUDIMG)])
+    host.install(GRUB_UBUNTU, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG)])
     result = host.run(params=['console=ttyS0', 'nomodeset'], state='absent')
     assert result['changed'] is True
     assert result['cmdline_after'] == ['console=tty1']
@@ -169,7 +147,7 @@ def test_absent(host):
 
 
 def test_reboot_required(host):
-    host.install(DEBIAN)
+    host.install(GRUB_DEBIAN)
     with open(host.proc, 'w') as f:
         f.write('BOOT_IMAGE=/vmlinuz-6.1.0-18-amd64 root=UUID=1 ro quiet intel_iommu=on\n')
     assert host.run(params=['intel_iommu=on'])['reboot_required'] is False
@@ -180,7 +158,7 @@ def test_reboot_required(host):
 
 
 def test_unreadable_proc_cmdline_warns(host):
-    host.install(DEBIAN)
+    host.install(GRUB_DEBIAN)
     result = host.run(params=['quiet'], proc_cmdline_path=str(host.dir / 'missing'))
     assert result['changed'] is False
     assert result['reboot_required'] is True
@@ -188,7 +166,7 @@ def test_unreadable_proc_cmdline_warns(host):
 
 
 def test_dead_assignment_warning(host):
-    host.install(PROXMOX, [('50-cloudimg-settings.cfg', CLOUDIMG)])
+    host.install(GRUB_PROXMOX, [('50-cloudimg-settings.cfg', GRUB_CLOUDIMG)])
     result = host.run(params=['intel_iommu=off'])
     assert result['cmdline_after'] == ['intel_iommu=off', 'console=tty1', 'console=ttyS0']
     assert warnings(result) == [
@@ -199,11 +177,11 @@ def test_dead_assignment_warning(host):
 @pytest.mark.parametrize('params', [['intel iommu=on'], ['mitigations=$(reboot)'], ['a="b"'],
                                     ['iommu=pt', 'iommu=off']])
 def test_bad_params_fail_cleanly(host, params):
-    host.install(DEBIAN)
+    host.install(GRUB_DEBIAN)
     result = host.run(params=params)
     assert result['failed'] is True
     assert result['msg'].startswith('params ')
-    assert read(host.grub) == fixture(DEBIAN)
+    assert read(host.grub) == fixture(GRUB_DEBIAN)
 
 
 def test_missing_path(host):
@@ -214,26 +192,26 @@ def test_missing_path(host):
 
 
 def test_unfollowable_shell_logic(host):
-    host.install(DEBIAN, [('70-subst.cfg', 'synthetic_dropin_cmdsubst.txt')])
+    host.install(GRUB_DEBIAN, [('70-subst.cfg', 'synthetic_dropin_cmdsubst.txt')])
     result = host.run(params=['intel_iommu=off'])
     assert result['failed'] is True
     assert '%s:2' % (host.dropins / '70-subst.cfg') in result['msg']
     assert 'plain assignment' in result['msg']
-    assert read(host.grub) == fixture(DEBIAN)
+    assert read(host.grub) == fixture(GRUB_DEBIAN)
     assert read(str(host.dropins / '70-subst.cfg')) == fixture('synthetic_dropin_cmdsubst.txt')
 
 
 def test_overriding_shell_logic_refused(host):
-    host.install(DEBIAN, [('80-oneliner.cfg', 'synthetic_dropin_oneliner-override.txt')])
+    host.install(GRUB_DEBIAN, [('80-oneliner.cfg', 'synthetic_dropin_oneliner-override.txt')])
     result = host.run(params=['iommu=pt'])
     assert result['failed'] is True
     assert result['msg'].startswith('refusing to change anything')
     assert '%s:2' % (host.dropins / '80-oneliner.cfg') in result['msg']
-    assert read(host.grub) == fixture(DEBIAN)
+    assert read(host.grub) == fixture(GRUB_DEBIAN)
 
 
 def test_shell_error(host):
-    host.install(DEBIAN, [('99-bash.cfg', 'synthetic_dropin_bash-append.txt')])
+    host.install(GRUB_DEBIAN, [('99-bash.cfg', 'synthetic_dropin_bash-append.txt')])
     result = host.run(params=['iommu=pt'])
     assert result['failed'] is True
     assert 'not found' in result['msg'] and 'update-grub would fail' in result['msg']

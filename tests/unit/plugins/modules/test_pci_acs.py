@@ -19,23 +19,11 @@ the root and non-root paths are tested the same way whoever runs the tests.
 import json
 import os
 import stat
-import subprocess
-import sys
 
 import pytest
 
-ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-MODULE = os.path.join(ROOT, "plugins", "modules", "pci_acs.py")
-NAMESPACE = os.path.join(ROOT, "build", "collections")  # made by tests/unit/conftest.py
-FIXTURES = os.path.join(ROOT, "tests", "unit", "fixtures", "lspci")
-
-LENOVO = "H_lspci-D-vvvPP_full_lenovo-p920_quadro-rtx4000_acs-TransBlk-enabled_mithro.txt"
-SUPERMICRO = "H_lspci-vvvPP_full_supermicro-4028GR-TVRT_8x-v100-sxm2_plx9765-pm8533_acs-all-disabled_mithro.txt"
-STELLINE_GREP = "H_lspci-vvv-grep-ACSCtl_all-disabled_stelline-esc8000a.txt"
-PEX8747 = "H_lspci-vvv_plx-pex8747-downstream-port_acs-disabled_excerpt.txt"
-PEX8747_HDR = "synthetic_pex8747-excerpt-with-header.txt"
-NIC_ACS = "synthetic_lenovo-p920-e1-e2_nic-function-acs-enabled.txt"
-NONROOT = "synthetic_nonroot_access-denied.txt"
+from captures import (LSPCI_LENOVO, LSPCI_NIC_ACS, LSPCI_NONROOT, LSPCI_PEX8747, LSPCI_PEX8747_HDR, LSPCI_STELLINE_GREP,
+                      LSPCI_SUPERMICRO, ROOT, fixture_path)
 
 LENOVO_TARGETS = [
     "0000:00:1d.2", "0000:07:00.0", "0000:0e:00.0", "0000:15:00.0", "0000:15:01.0",
@@ -118,7 +106,7 @@ class StandIns(object):
     def __init__(self, directory, fixture):
         self.dir = str(directory)
         os.makedirs(self.dir)
-        fill = dict(DIR=self.dir, FIXTURE=os.path.join(FIXTURES, fixture))
+        fill = dict(DIR=self.dir, FIXTURE=fixture_path("lspci", fixture))
         self.lspci = write_exec(os.path.join(self.dir, "lspci"), self._fill(LSPCI_STANDIN, fill))
         self.setpci = write_exec(os.path.join(self.dir, "setpci"), self._fill(SETPCI_STANDIN, fill))
 
@@ -153,36 +141,17 @@ def standins(tmp_path):
 
 
 @pytest.fixture
-def run_module(tmp_path):
+def run_module(run_module, tmp_path):
+    """Overrides conftest's run_module (the parameter) for pci_acs, with the sitecustomize shim
+    on PYTHONPATH that makes os.geteuid() in the module process return ``euid``."""
     shim = tmp_path / "shim"
     shim.mkdir()
     (shim / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    assert os.path.isdir(os.path.join(NAMESPACE, "ansible_collections", "aiserver", "gpu"))
 
     def run(args, check_mode=False, euid=0, path_prefix=None):
-        args_file = tmp_path / "args.json"
-        module_args = dict(args)
-        module_args["_ansible_check_mode"] = check_mode
-        args_file.write_text(json.dumps({"ANSIBLE_MODULE_ARGS": module_args}))
-        env = dict(os.environ)
-        env["PYTHONPATH"] = os.pathsep.join([str(shim), NAMESPACE])
-        env["PCI_ACS_TEST_EUID"] = str(euid)
-        if path_prefix:
-            env["PATH"] = path_prefix + os.pathsep + env.get("PATH", "")
-        proc = subprocess.run(
-            [sys.executable, MODULE, str(args_file)],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            universal_newlines=True, timeout=120, check=False,
-        )
-        assert "Traceback" not in proc.stdout + proc.stderr, proc.stdout + proc.stderr
-        result = json.loads(proc.stdout)
-        assert proc.returncode == (1 if result.get("failed") else 0), proc.stdout
-        return result
+        return run_module("pci_acs", args, check_mode=check_mode, env={"PCI_ACS_TEST_EUID": str(euid)},
+                          pythonpath=[str(shim)], path_prefix=path_prefix, cwd=ROOT)
     return run
-
-
-def fixture_path(name):
-    return os.path.join(FIXTURES, name)
 
 
 def warning_texts(result):
@@ -204,16 +173,16 @@ def off(result_devices):
 @pytest.mark.parametrize(
     "name, n_devices, enabled_count, orphans, warning",
     [
-        pytest.param(LENOVO, 14, 10, 0, None, id="lenovo-p920-transblk-enabled"),
-        pytest.param(SUPERMICRO, 31, 0, 0, None, id="supermicro-4028gr-all-disabled"),
-        pytest.param(STELLINE_GREP, 0, 0, 46, "46 ACSCtl line(s)", id="stelline-grep-orphans"),
-        pytest.param(PEX8747, 0, 0, 1, "1 ACSCtl line(s)", id="pex8747-excerpt-orphan"),
-        pytest.param(PEX8747_HDR, 1, 0, 0, None, id="synthetic-pex8747-with-header"),
-        pytest.param(NONROOT, 0, 0, 0, "captured without root", id="synthetic-nonroot"),
+        pytest.param(LSPCI_LENOVO, 14, 10, 0, None, id="lenovo-p920-transblk-enabled"),
+        pytest.param(LSPCI_SUPERMICRO, 31, 0, 0, None, id="supermicro-4028gr-all-disabled"),
+        pytest.param(LSPCI_STELLINE_GREP, 0, 0, 46, "46 ACSCtl line(s)", id="stelline-grep-orphans"),
+        pytest.param(LSPCI_PEX8747, 0, 0, 1, "1 ACSCtl line(s)", id="pex8747-excerpt-orphan"),
+        pytest.param(LSPCI_PEX8747_HDR, 1, 0, 0, None, id="synthetic-pex8747-with-header"),
+        pytest.param(LSPCI_NONROOT, 0, 0, 0, "captured without root", id="synthetic-nonroot"),
     ],
 )
 def test_query_saved_output(run_module, name, n_devices, enabled_count, orphans, warning):
-    result = run_module({"lspci_path": fixture_path(name)})
+    result = run_module({"lspci_path": fixture_path("lspci", name)})
     assert result["changed"] is False
     assert len(result["devices"]) == n_devices
     assert result["enabled_count"] == enabled_count
@@ -229,7 +198,7 @@ def test_query_saved_output(run_module, name, n_devices, enabled_count, orphans,
 
 
 def test_query_lenovo_device_entries(run_module):
-    result = run_module({"lspci_path": fixture_path(LENOVO)})
+    result = run_module({"lspci_path": fixture_path("lspci", LSPCI_LENOVO)})
     devices = result["devices"]
     assert [d["bdf"] for d in devices if d["enabled"]] == LENOVO_TARGETS
     assert off(devices) == ["0000:e2:00.0", "0000:e2:00.1", "0000:e2:00.2", "0000:e2:00.3"]
@@ -256,14 +225,14 @@ def test_query_lenovo_device_entries(run_module):
 
 
 def test_query_ignores_scope_and_never_clears(run_module):
-    result = run_module({"lspci_path": fixture_path(LENOVO), "scope": "all"}, check_mode=True)
+    result = run_module({"lspci_path": fixture_path("lspci", LSPCI_LENOVO), "scope": "all"}, check_mode=True)
     assert result["changed"] is False and result["cleared"] == []
 
 
 # --------------------------------------------------------------------------- disabled, stand-ins
 
 def test_disabled_clears_every_enabled_bridge_and_verifies(run_module, standins):
-    tools = standins(LENOVO)
+    tools = standins(LSPCI_LENOVO)
     result = run_module(tools.args(state="disabled"))
     assert result["changed"] is True
     assert result["cleared"] == LENOVO_TARGETS
@@ -280,7 +249,7 @@ def test_disabled_clears_every_enabled_bridge_and_verifies(run_module, standins)
 
 
 def test_disabled_second_run_is_idempotent(run_module, standins):
-    tools = standins(LENOVO)
+    tools = standins(LSPCI_LENOVO)
     run_module(tools.args(state="disabled"))
     again = run_module(tools.args(state="disabled"))
     assert again["changed"] is False and again["cleared"] == []
@@ -290,7 +259,7 @@ def test_disabled_second_run_is_idempotent(run_module, standins):
 
 
 def test_disabled_check_mode_runs_no_setpci(run_module, standins):
-    tools = standins(LENOVO)
+    tools = standins(LSPCI_LENOVO)
     result = run_module(tools.args(state="disabled"), check_mode=True)
     assert result["changed"] is True
     assert result["cleared"] == LENOVO_TARGETS
@@ -300,7 +269,7 @@ def test_disabled_check_mode_runs_no_setpci(run_module, standins):
 
 
 def test_disabled_fails_when_acs_stays_enabled(run_module, standins):
-    tools = standins(LENOVO)
+    tools = standins(LSPCI_LENOVO)
     tools.flag("STUCK")
     result = run_module(tools.args(state="disabled"))
     assert result["failed"] is True
@@ -321,7 +290,7 @@ def test_disabled_fails_when_acs_stays_enabled(run_module, standins):
     ],
 )
 def test_disabled_scope(run_module, standins, scope, targets, left_enabled):
-    tools = standins(NIC_ACS)
+    tools = standins(LSPCI_NIC_ACS)
     result = run_module(tools.args(state="disabled", scope=scope))
     assert result["changed"] is True and result["cleared"] == targets
     assert tools.calls("setpci") == ["-s %s ECAP_ACS+0x6.w=0000" % bdf for bdf in targets]
@@ -330,7 +299,7 @@ def test_disabled_scope(run_module, standins, scope, targets, left_enabled):
 
 
 def test_disabled_nothing_to_do(run_module, standins):
-    tools = standins(SUPERMICRO)
+    tools = standins(LSPCI_SUPERMICRO)
     result = run_module(tools.args(state="disabled", scope="all"))
     assert result["changed"] is False and result["cleared"] == []
     assert tools.calls("setpci") == [] and len(tools.calls("lspci")) == 1
@@ -338,14 +307,14 @@ def test_disabled_nothing_to_do(run_module, standins):
 
 
 def test_default_names_are_found_in_path(run_module, standins):
-    tools = standins(LENOVO)
+    tools = standins(LSPCI_LENOVO)
     result = run_module({"state": "disabled"}, check_mode=True, path_prefix=tools.dir)
     assert result["cleared"] == LENOVO_TARGETS
     assert tools.calls("lspci") == ["-D -vvv|LC_ALL=C"]
 
 
 def test_setpci_failure_reports_rc_and_stderr(run_module, standins):
-    tools = standins(LENOVO)
+    tools = standins(LSPCI_LENOVO)
     tools.flag("SETPCI_FAILS")
     result = run_module(tools.args(state="disabled"))
     assert result["failed"] is True
@@ -360,7 +329,7 @@ def test_setpci_failure_reports_rc_and_stderr(run_module, standins):
 # --------------------------------------------------------------------------- root
 
 def test_disabled_as_non_root_fails_before_anything(run_module, standins):
-    tools = standins(LENOVO)
+    tools = standins(LSPCI_LENOVO)
     result = run_module(tools.args(state="disabled"), euid=1000)
     assert result["failed"] is True
     assert "needs root" in result["msg"] and "become: true" in result["msg"]
@@ -368,7 +337,7 @@ def test_disabled_as_non_root_fails_before_anything(run_module, standins):
 
 
 def test_query_as_non_root_warns_when_no_acs_visible(run_module, standins):
-    tools = standins(NONROOT)
+    tools = standins(LSPCI_NONROOT)
     result = run_module(tools.args(), euid=1000)
     assert result["changed"] is False and result["devices"] == []
     texts = warning_texts(result)
@@ -376,7 +345,7 @@ def test_query_as_non_root_warns_when_no_acs_visible(run_module, standins):
 
 
 def test_query_as_non_root_no_warning_when_acs_visible(run_module, standins):
-    tools = standins(LENOVO)
+    tools = standins(LSPCI_LENOVO)
     result = run_module(tools.args(), euid=1000)
     assert result["enabled_count"] == 10 and warning_texts(result) == []
 
@@ -384,7 +353,7 @@ def test_query_as_non_root_no_warning_when_acs_visible(run_module, standins):
 # --------------------------------------------------------------------------- bad input
 
 def test_disabled_with_saved_file_is_refused(run_module):
-    result = run_module({"lspci_path": fixture_path(LENOVO), "state": "disabled"})
+    result = run_module({"lspci_path": fixture_path("lspci", LSPCI_LENOVO), "state": "disabled"})
     assert result["failed"] is True
     assert "state=disabled cannot be used with lspci_path" in result["msg"]
 
@@ -410,7 +379,7 @@ def test_saved_file_is_a_directory(run_module, tmp_path):
     ],
 )
 def test_missing_pciutils(run_module, standins, option, value):
-    tools = standins(LENOVO)
+    tools = standins(LSPCI_LENOVO)
     result = run_module(tools.args(state="disabled", **{option: value}))
     assert result["failed"] is True
     assert "install pciutils" in result["msg"] and value in result["msg"]
@@ -434,7 +403,7 @@ def test_bad_choice_is_a_json_error(run_module):
 
 def test_parser_warnings_are_given_once_across_both_reads(run_module, standins, tmp_path):
     # A real capture followed by grep'd lines that cannot be tied to a device.
-    with open(fixture_path(LENOVO)) as handle:
+    with open(fixture_path("lspci", LSPCI_LENOVO)) as handle:
         text = handle.read()
     noisy = tmp_path / "lenovo-plus-grep.txt"
     noisy.write_text(
