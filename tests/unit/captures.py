@@ -42,3 +42,46 @@ LSPCI_PEX8747 = "H_lspci-vvv_plx-pex8747-downstream-port_acs-disabled_excerpt.tx
 LSPCI_PEX8747_HDR = "synthetic_pex8747-excerpt-with-header.txt"
 LSPCI_NIC_ACS = "synthetic_lenovo-p920-e1-e2_nic-function-acs-enabled.txt"
 LSPCI_NONROOT = "synthetic_nonroot_access-denied.txt"
+
+# --------------------------------------------------------------------------- nvidia-smi -pl / -q (fixtures/nvidia_smi, M_*)
+
+SMI_PL_NO_PERMISSION = "M_nvidia-smi-i0-pl-120_insufficient-permissions_in-container_nvidia-docker-495.txt"
+SMI_PL_OUT_OF_RANGE = "M_nvidia-smi-pl-10_out-of-range_100-270W_desktop.txt"
+SMI_PL_SUCCESS = "M_nvidia-smi-pl-250_success_4x-gpu-300W_h2ogpt-faq.txt"
+SMI_PL_NOT_SUPPORTED = "M_nvidia-smi-pl-50_not-supported_thinkpad-p15-laptop.txt"
+SMI_Q_POWER_LAPTOP = "M_nvidia-smi-q-d-power_laptop-5-95W_590.48.01_ogkm-483_PARTIAL.txt"
+SMI_Q_TEXT_8X4090 = "M_nvidia-smi-q_full-text_8x-rtx4090_535.154.05_gpud.txt"
+
+# --------------------------------------------------------------------------- nvidia-smi -q -x / topo (fixtures/nvidia_smi, A_/D_/I_)
+
+SMI_XML_DUAL_2080 = "A_dual-rtx-2080_590.xml"                # v13, 590.44.01, 2 GPUs
+SMI_XML_GT1030 = "A_gt-1030_old.xml"                         # v11, 470.74
+SMI_XML_1070TI_V10 = "A_gtx-1070-ti_schema-v10.xml"          # v10, reduced (no driver_version)
+SMI_XML_RTX3090 = "A_rtx-3090_525.xml"                       # v12, 525.147.05
+SMI_XML_RTX4000_ADA = "A_rtx-4000-sff-ada_595.xml"           # v13, 595.84
+SMI_XML_TESLA_T4 = "A_tesla-t4_515.xml"                      # v11, 515.105.01
+SMI_XML_ATTACHED_MISMATCH = "synthetic_q-x_attached-2-described-1_mig-enabled.xml"
+
+SMI_TOPO_2X2080TI_PIX = "D_2x-rtx2080ti_PIX_cpu-numa-affinity_autodl.txt"
+SMI_TOPO_4X3090_NV4 = "D_4x-rtx3090-nvlink-pairs_NV4-PHB-NODE_aikitoria-pr18.txt"
+SMI_TOPO_8XH100_NV18 = "D_8x-h100-nv18_cpu-affinity_ml-engineering.txt"
+SMI_TOPO_L40S_ANSI = "D_l40s-single_topo_ansi_595.txt"
+SMI_TOPO_NICS = "synthetic_topo-m_2x-gpu-nv12_2x-nic_nic-legend.txt"
+SMI_TOPO_CUT = "synthetic_topo-m_4x-rtx3090_cut-short.txt"
+SMI_P2P_2X2080TI_NS = "D_topo-p2p-p_2x-rtx2080ti_NS_autodl.txt"
+
+SMI_ERR_COULDNT_COMMUNICATE = "I_nvidia-smi-failed-couldnt-communicate_shine-cluster-50.txt"
+SMI_ERR_MISMATCH_OLD = "I_nvml-driver-library-version-mismatch_old-no-version-line_shine-cluster-30.txt"
+SMI_ERR_MISMATCH_NVML_LINE = "I_nvml-driver-library-version-mismatch_with-nvml-version_tinygrad-47.txt"
+SMI_ERR_UNKNOWN_CONTAINER = "I_nvml-unknown-error_container-after-daemon-reload_ctk-1227.txt"
+SMI_ERR_DEVICE_HANDLE = "I_device-handle-unknown-error_xxd3vin-19.txt"
+SMI_ERR_NO_DEVICES = "I_no-devices-were-found_rtx5090_syslog-rminitadapter_partial.txt"
+SMI_ERR_DMESG_FALLEN_OFF = "I_dmesg_nvrm-gpu-fallen-off-the-bus_no-xid_nvsentinel-155.txt"
+SMI_ERR_DMESG_NOUVEAU = "I_dmesg_nvrm-probe-routine-not-called_nouveau_mattshma-133.txt"
+SMI_ERR_CSV_UNKNOWN_FIELD = "I_B_1x-rtx2080ti_query-gpu-nounits_unknown-error-default-limit_mindminer-627.txt"
+
+# nvidia-smi on the Debian 12 test bed without a GPU (measured; /work/shared/TESTBED.md): (rc, message).
+SMI_DEBIAN_FULL_DRIVER = (9, "NVIDIA-SMI has failed because it couldn't communicate with the NVIDIA driver. "
+                             "Make sure that the latest NVIDIA driver is installed and running.")
+SMI_DEBIAN_NO_RECOMMENDS = (17, "Failed to initialize NVML: GPU access blocked by the operating system")
+SMI_DEBIAN_SMI_ALONE = (255, "Failed to initialize NVML: Unknown Error")
