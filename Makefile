@@ -17,7 +17,7 @@ help:
 	@echo "make lab          run site.yml against a local lab container (installs what it needs)"
 	@echo "make test         lint, unit tests, ansible-test sanity, collection build, every Molecule scenario"
 	@echo "make molecule S=kernel_tuning   one scenario"
-	@echo "make bench        time an idempotent site.yml run against a facts-only play"
+	@echo "make bench        time an idempotent site.yml run against a facts-only play; nvidia-smi parse figures"
 	@echo "make lab-destroy  remove the lab container"
 
 # Host packages: podman (+ runc, the only runtime that works on hybrid-cgroup hosts),
@@ -78,6 +78,7 @@ molecule: image
 
 bench: image
 	@$(ENV) bench/idempotence.sh
+	@$(ENV) python bench/nvidia_smi.py
 
 clean:
 	rm -rf build .cache/rootfs-* tests/output
