@@ -1,0 +1,74 @@
+"""Every role's meta/argument_specs.yml mirrors its defaults/main.yml: the same variables,
+the same default values, and a description for each (the specs are the documentation
+ansible-doc --type role shows)."""
+
+import os
+
+import pytest
+import yaml
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+ROLES = sorted(
+    name for name in os.listdir(os.path.join(ROOT, "roles"))
+    if os.path.isfile(os.path.join(ROOT, "roles", name, "defaults", "main.yml"))
+)
+
+
+def _load(role, *path):
+    with open(os.path.join(ROOT, "roles", role, *path)) as handle:
+        return yaml.safe_load(handle) or {}
+
+
+def test_roles_found():
+    assert {"kernel_tuning", "nvidia_driver", "cuda", "power_limit"} <= set(ROLES)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_specs_mirror_defaults(role):
+    defaults = _load(role, "defaults", "main.yml")
+    options = _load(role, "meta", "argument_specs.yml")["argument_specs"]["main"]["options"]
+    assert sorted(options) == sorted(defaults), "variables differ between defaults and specs"
+    for name, spec in options.items():
+        assert spec.get("description"), "%s has no description" % name
+        assert spec.get("default") == defaults[name], "%s: spec default %r, defaults %r" % (
+            name, spec.get("default"), defaults[name])
+        assert name.startswith(role + "_"), "%s is not prefixed with the role name" % name
+
+
+def _task_files(role):
+    base = os.path.join(ROOT, "roles", role)
+    for folder in ("tasks", "handlers"):
+        for dirpath, _dirs, files in os.walk(os.path.join(base, folder)):
+            for name in files:
+                if name.endswith(".yml"):
+                    yield os.path.join(dirpath, name)
+
+
+def _vars_and_registers(node):
+    """Names a task defines: keys of its vars: and what it registers, recursing into blocks."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _vars_and_registers(item)
+    elif isinstance(node, dict):
+        for key in ("vars",):
+            if isinstance(node.get(key), dict):
+                yield from node[key]
+        if isinstance(node.get("register"), str):
+            yield node["register"]
+        for key in ("block", "rescue", "always"):
+            if key in node:
+                yield from _vars_and_registers(node[key])
+
+
+@pytest.mark.parametrize("role", sorted(os.listdir(os.path.join(ROOT, "roles"))))
+def test_role_names_are_prefixed(role):
+    """A role's task variables and registers carry the role's prefix. A generic name such as
+    __policy would be shadowed by a caller's registered variable of the same name
+    (registered variables outrank task vars), and the role would read the caller's value."""
+    wrong = []
+    for path in _task_files(role):
+        with open(path) as handle:
+            for name in _vars_and_registers(yaml.safe_load(handle)):
+                if not (name.startswith("__%s_" % role) or name.startswith("%s_" % role)):
+                    wrong.append("%s: %s" % (os.path.relpath(path, ROOT), name))
+    assert wrong == []
