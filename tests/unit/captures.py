@@ -85,3 +85,25 @@ SMI_DEBIAN_FULL_DRIVER = (9, "NVIDIA-SMI has failed because it couldn't communic
                              "Make sure that the latest NVIDIA driver is installed and running.")
 SMI_DEBIAN_NO_RECOMMENDS = (17, "Failed to initialize NVML: GPU access blocked by the operating system")
 SMI_DEBIAN_SMI_ALONE = (255, "Failed to initialize NVML: Unknown Error")
+
+# --------------------------------------------------------------------------- nccl-tests *_perf output (fixtures/nccl_tests, E_*)
+
+NCCL_10XL40S_WARN_711 = "E_10x-l40s_all_reduce_NCCL-WARN-711-peer-mapping-exhausted_partial.txt"
+NCCL_12XV100_OLD_FAILED = "E_12x-v100-sxm3-dgx2_all_gather_old-format_FAILED-4.txt"   # old format, error column
+NCCL_1X2080TI_REDUCE_MISALIGNED = "E_1x-rtx2080ti_reduce_misaligned-columns-huge-avg_autodl.txt"
+NCCL_1X4090_HANG_USING_DEVICES = "E_1x-rtx4090_all_reduce_hang-at-using-devices_nccl-tests-117.txt"
+NCCL_2X2080TI_ALL_REDUCE = "E_2x-rtx2080ti_all_reduce_pix-no-p2p_autodl.txt"
+NCCL_2X2080TI_ALLTOALL_NA = "E_2x-rtx2080ti_alltoall_inplace-wrong-NA_autodl.txt"
+NCCL_3X3090_WRONG_FAILED = "E_3x-rtx3090-3node_all_reduce_inc_wrong-nonzero-FAILED_stray-line.txt"
+NCCL_8X4090_ALL_REDUCE = "E_8x-rtx4090_all_reduce_stock-no-p2p_chlc-blog.txt"
+
+# --------------------------------------------------------------------------- p2pBandwidthLatencyTest / nvbandwidth (fixtures/p2p, F_/G_)
+
+P2P_2X2080TI_CANNOT = "F_2x-rtx2080ti_p2p-cannot-access_full_autodl.txt"              # complete, CANNOT both ways
+P2P_POWER9_POWER8 = "F_4x-p100-power8-nvlink-pairs_and_4x-v100-power9_script-comments_partial.txt"  # 2 runs, '#' comments
+P2P_4X3090_CANNOT = "F_4x-rtx3090_no-nvlink_p2p-cannot-access_full_kinghorn.txt"      # complete but the final NOTE
+P2P_8XA100_WRITES = "F_8x-a100-sxm_p2p-writes-uni-enabled_partial.txt"                # one matrix, '[...]' elisions
+P2P_8X4090_STOCK = "F_8x-rtx4090_p2p-unsupported-stock_chlc-blog.txt"                 # no Device lines, trailing spaces
+P2P_6X4090_READS = "F_p2pBandwidthLatencyTest_6x-rtx4090-early-driver_P2P-Reads-matrix_nccl-814_PARTIAL.txt"
+NVBW_8XA100_ASSERT = "G_8x-a100-sxm4-80gb_d2d-read-ce-assert_v0.7.txt"                # v0.7, ASSERT, no matrix
+NVBW_README_WRITE_CE = "G_8x-gpu_readme-example_d2d-write-ce.txt"                     # one 8x8 matrix, no SUM
