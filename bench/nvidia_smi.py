@@ -6,7 +6,7 @@ nvidia-smi? Prints figures; asserts nothing.
 - parse time of the largest captured `nvidia-smi -q -x` XML and `topo -m` text in
   tests/unit/fixtures/nvidia_smi/ (median of REPEAT runs, and per MiB);
 - nvidia-smi invocations per nvidia_smi_info run, counted by the test-bed stand-in
-  (molecule/power_limit/files/nvidia-smi-standin), which logs every call.
+  (molecule/_testbed/files/nvidia-smi-standin), which logs every call.
 """
 import glob
 import json
@@ -60,7 +60,7 @@ def count_calls():
         os.makedirs(share)
         shutil.copy(largest("A_*.xml"), os.path.join(share, "nvidia-smi-q-x.xml"))
         shutil.copy(largest("D_*.txt"), os.path.join(share, "nvidia-smi-topo-m.txt"))
-        with open(os.path.join(ROOT, "molecule", "power_limit", "files", "nvidia-smi-standin")) as f:
+        with open(os.path.join(ROOT, "molecule", "_testbed", "files", "nvidia-smi-standin")) as f:
             standin = f.read().replace("/usr/local/share/aiserver-testbed", share).replace("/var/lib/aiserver-testbed", state)
         smi = os.path.join(tmp, "nvidia-smi")
         with open(smi, "w") as f:
