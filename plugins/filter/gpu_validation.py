@@ -1,0 +1,796 @@
+# Copyright: aiserver.gpu contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Filters of the gpu_validation role: judge what the GPU checks read, and write it for people."""
+
+from __future__ import annotations
+
+import re
+
+DOCUMENTATION = r"""
+name: gpu_validation_judge
+short_description: Judge the health of a multi-GPU server from what the aiserver.gpu modules read
+version_added: 0.1.0
+author: aiserver.gpu maintainers (@aiserver-gpu)
+description:
+  - Pure function, no I/O. Takes the results of C(aiserver.gpu.nvidia_smi_info), C(aiserver.gpu.pci_acs),
+    C(aiserver.gpu.p2p_bandwidth) and C(aiserver.gpu.nccl_test), the kernel command line and the number of
+    IOMMU groups, and returns a report - a verdict, one sentence, and one finding per check, each with a
+    sentence a person understands that says what to do.
+  - "Checks: C(pcie_width) (a GPU link narrower than its maximum: fail), C(pcie_gen) (generation below the
+    maximum: fail when sampled under load, information when idle - idle GPUs drop to Gen1 on purpose),
+    C(iommu), C(acs), C(known_bad) (driver branch x GPU table), C(p2p_support), C(p2p_bandwidth) (each pair's
+    bandwidth as a share of the link's physical limit: PCIe by generation and width, NVLink by generation and
+    link count), and one C(nccl) finding per nccl-tests run (C(nccl:<name>) with O(_input.nccl_runs))."
+  - A missing input skips its check with a reason; nothing raises. The verdict is the worst status (fail >
+    warn > pass); info and skipped never lower it. Without a GPU the verdict is C(skipped).
+  - C(gpu_validation_markdown) writes the report as Markdown, verdict first.
+options:
+  _input:
+    description:
+      - "The inputs, a dict; every key may be missing or null: C(host) (str), C(smi) (nvidia_smi_info result),
+        C(under_load) (bool, C(smi) was sampled while a test ran), C(cmdline) (str, /proc/cmdline),
+        C(iommu_groups) (int), C(acs) (pci_acs result), C(p2p) (p2p_bandwidth result), C(nccl) (nccl_test
+        result), C(nccl_p2p_disabled) (nccl_test result of the re-run with NCCL_P2P_DISABLE=1), or, instead of
+        the last two, C(nccl_runs) (list of C({name, result, p2p_disabled}))."
+    type: dict
+    required: true
+  known_bad:
+    description: Known-bad combinations, the fields of C(roles/gpu_validation/vars/known_bad.yml).
+    type: list
+    elements: dict
+    default: []
+  min_share:
+    description: A GPU pair below this share of its link's physical bandwidth is flagged.
+    type: float
+    default: 0.8
+"""
+
+EXAMPLES = r"""
+- name: Judge
+  ansible.builtin.set_fact:
+    gpu_validation_report: >-
+      {{ {'host': inventory_hostname, 'smi': smi, 'cmdline': cmdline, 'acs': acs, 'p2p': p2p, 'nccl': nccl}
+         | aiserver.gpu.gpu_validation_judge(__gpu_validation_known_bad, 0.8) }}
+
+- name: Write report.md
+  ansible.builtin.copy:
+    content: "{{ gpu_validation_report | aiserver.gpu.gpu_validation_markdown }}"
+    dest: /tmp/report.md
+    mode: "0644"
+"""
+
+RETURN = r"""
+_value:
+  description: The report (gpu_validation_judge), or its Markdown text (gpu_validation_markdown).
+  type: dict
+  contains:
+    host: {description: The host name given., type: str}
+    verdict: {description: C(pass), C(warn), C(fail) or C(skipped) (no GPU)., type: str}
+    summary: {description: One sentence., type: str}
+    findings:
+      description: One per check, C({id, status, title, detail}); status C(pass), C(warn), C(fail), C(info) or C(skipped).
+      type: list
+      elements: dict
+    gpus:
+      description: C({index, name, bus_id, pcie}) per GPU, pcie as C(Gen4 x16 (max Gen4 x16)).
+      type: list
+      elements: dict
+    p2p_heatmap:
+      description: C({labels, matrix, unit, title}); matrix N x N GB/s (row source, column destination) or null.
+      type: dict
+    nccl:
+      description: >-
+        C({avg_busbw_gbps, max_busbw_gbps, passed, timed_out, wrong_total, limit_gbps, limit_link, share, runs})
+        of the first run; C(runs) one entry per run.
+      type: dict
+"""
+
+ORDER = {"fail": 3, "warn": 2, "pass": 1, "info": 0, "skipped": 0}
+
+# PCIe payload bandwidth per lane and direction, GB/s (x16: Gen3 15.75, Gen4 31.5, Gen5 63).
+PCIE_LANE_GBPS = {1: 0.25, 2: 0.5, 3: 0.984375, 4: 1.96875, 5: 3.9375, 6: 7.875}
+# NVLink per link and direction, GB/s, by architecture (Pascal NVLink1, Volta/Turing NVLink2,
+# Ampere NVLink3, Hopper NVLink4, Blackwell NVLink5).
+NVLINK_LINK_GBPS = {"Pascal": 20.0, "Volta": 25.0, "Turing": 25.0, "Ampere": 25.0, "Hopper": 25.0,
+                    "Blackwell": 50.0}
+# GA102 boards (RTX 3090, RTX A6000, A40): 4 NVLink3 links of 112.5 GB/s both ways in all.
+NVLINK_GA102_LINK_GBPS = 14.0625
+GA100_RE = re.compile(r"\bA(100|800|30)\b")
+
+# The architecture from the product name, for drivers whose XML has no product_architecture.
+ARCH_BY_NAME = (
+    (re.compile(r"\bG?B(100|200)\b|RTX 50\d0|Blackwell", re.I), "Blackwell"),
+    (re.compile(r"\bG?H(100|200|800|20)\b", re.I), "Hopper"),
+    (re.compile(r"RTX 40\d0|\bL(40S?|4|20)\b|\bAda\b", re.I), "Ada Lovelace"),
+    (re.compile(r"\bA(100|800|30|40|10|16|2)\b|RTX 30\d0|RTX A\d{4}", re.I), "Ampere"),
+    (re.compile(r"RTX 20\d0|TITAN RTX|Quadro RTX|\bT4\b|GTX 16\d0", re.I), "Turing"),
+    (re.compile(r"V100|TITAN V\b", re.I), "Volta"),
+    (re.compile(r"P100|\bP40\b|\bP4\b|GTX 10\d0|GT 1030|TITAN Xp?\b|Quadro P", re.I), "Pascal"),
+)
+
+P2P_STATUS_WORDS = {"OK": "supported", "NS": "not supported", "GNS": "GPU not supported",
+                    "CNS": "chipset not supported", "TNS": "topology not supported",
+                    "DR": "disabled by regkey", "U": "unknown", "CANNOT": "the P2P test cannot access the peer"}
+
+P2P_MATRIX_KEYS = ("unidirectional_p2p_enabled_gbps", "device_to_device_memcpy_write_ce",
+                   "device_to_device_memcpy_read_ce")
+
+TITLES = {"pcie_width": "PCIe link width", "pcie_gen": "PCIe link generation", "iommu": "IOMMU",
+          "acs": "PCIe ACS", "known_bad": "Known-bad driver x GPU", "p2p_support": "P2P support",
+          "p2p_bandwidth": "P2P bandwidth", "nccl": "NCCL"}
+
+MAX_LISTED = 6
+
+
+# --------------------------------------------------------------------------- small helpers
+
+def _finding(check_id, status, detail, title=None):
+    return {"id": check_id, "status": status, "title": title or TITLES.get(check_id, check_id),
+            "detail": detail}
+
+
+def _dict(value):
+    return value if isinstance(value, dict) else {}
+
+
+def _listing(items):
+    """``a, b, c and 3 more``."""
+    items = list(items)
+    shown = ", ".join(items[:MAX_LISTED])
+    if len(items) > MAX_LISTED:
+        shown += " and %d more" % (len(items) - MAX_LISTED)
+    return shown
+
+
+def _num(value, digits=1):
+    return "?" if value is None else ("%.*f" % (digits, value))
+
+
+def _pct(share):
+    return "?" if share is None else "%d %%" % round(share * 100)
+
+
+def _gpus(smi):
+    return [gpu for gpu in (_dict(smi).get("gpus") or []) if isinstance(gpu, dict)]
+
+
+def _gpu_label(gpu):
+    return "GPU%s (%s)" % (gpu.get("index"), gpu.get("pci_bus_id") or "no bus id")
+
+
+def architecture(gpu):
+    """The GPU's architecture: nvidia-smi's, else guessed from the product name; None when unknown."""
+    if gpu.get("architecture"):
+        return gpu["architecture"]
+    name = gpu.get("name") or ""
+    for regex, arch in ARCH_BY_NAME:
+        if regex.search(name):
+            return arch
+    return None
+
+
+def _is_geforce(gpu):
+    return "geforce" in ("%s %s" % (gpu.get("product_brand") or "", gpu.get("name") or "")).lower()
+
+
+def driver_branch(version):
+    """``'545'`` from ``'545.29.06'``; None without a version."""
+    match = re.match(r"^\s*(\d+)", str(version or ""))
+    return match.group(1) if match else None
+
+
+def pcie_limit_gbps(gen, width):
+    """Physical PCIe bandwidth per direction, GB/s; None when unknown."""
+    if not gen or not width or gen not in PCIE_LANE_GBPS:
+        return None
+    return round(PCIE_LANE_GBPS[gen] * width, 3)
+
+
+def _lower(values):
+    values = [value for value in values if isinstance(value, int)]
+    return min(values) if values else None
+
+
+def nvlink_limit_gbps(gpu, links):
+    """Physical NVLink bandwidth per direction of ``links`` links of ``gpu``, GB/s; None when unknown."""
+    arch = architecture(gpu)
+    per_link = NVLINK_LINK_GBPS.get(arch)
+    if arch == "Ampere" and not GA100_RE.search(gpu.get("name") or ""):
+        per_link = NVLINK_GA102_LINK_GBPS
+    if per_link is None:
+        return None, None
+    return round(per_link * links, 3), "%s %g GB/s per link" % (arch, per_link)
+
+
+def pair_limit(smi, first, second):
+    """``(GB/s, label)``: the physical one-way limit of the link between two GPUs of ``smi``.
+
+    NVLink when ``topo -m`` shows ``NV#`` between them, else PCIe at the lower of the two GPUs'
+    maximum generation and width. ``(None, reason)`` when it cannot be told.
+    """
+    gpus = _gpus(smi)
+    if first >= len(gpus) or second >= len(gpus):
+        return None, "GPU not in nvidia-smi"
+    one, two = gpus[first], gpus[second]
+    cell = _dict(_dict(_dict(_dict(smi).get("topology")).get("matrix")).get("GPU%d" % first)).get("GPU%d" % second)
+    match = re.match(r"^NV(\d+)$", str(cell or ""))
+    if match:
+        limit, how = nvlink_limit_gbps(one, int(match.group(1)))
+        return limit, "NVLink %s (%s)" % (cell, how or "unknown generation")
+    gen = _lower([one.get("pcie_gen_max") or one.get("pcie_gen_current"),
+                  two.get("pcie_gen_max") or two.get("pcie_gen_current")])
+    width = _lower([one.get("pcie_width_max") or one.get("pcie_width_current"),
+                    two.get("pcie_width_max") or two.get("pcie_width_current")])
+    limit = pcie_limit_gbps(gen, width)
+    return limit, ("PCIe Gen%s x%s" % (gen, width)) if limit else "PCIe link unknown"
+
+
+# --------------------------------------------------------------------------- PCIe links
+
+def check_pcie_width(gpus):
+    known = [gpu for gpu in gpus if gpu.get("pcie_width_current") and gpu.get("pcie_width_max")]
+    if not known:
+        return _finding("pcie_width", "skipped", "nvidia-smi gives no PCIe link width for these GPUs.")
+    narrow = [gpu for gpu in known if gpu["pcie_width_current"] < gpu["pcie_width_max"]]
+    if not narrow:
+        return _finding("pcie_width", "pass", "Every GPU runs at its full PCIe width (%s)."
+                        % _listing(sorted(set("x%d" % gpu["pcie_width_max"] for gpu in known))))
+    links = ["%s at x%d of x%d" % (gpu.get("pci_bus_id") or _gpu_label(gpu), gpu["pcie_width_current"],
+                                   gpu["pcie_width_max"]) for gpu in narrow]
+    return _finding("pcie_width", "fail",
+                    "%s: the link has fewer lanes than the GPU can use, which cuts host and P2P bandwidth. "
+                    "Fix: reseat the card, replace a riser or extension cable, move it to a slot wired x%d, "
+                    "or check the BIOS bifurcation setting (desktop boards split 16 CPU lanes x8/x8 between "
+                    "two cards)." % (_listing(links), narrow[0]["pcie_width_max"]))
+
+
+def check_pcie_gen(gpus, under_load):
+    known = [gpu for gpu in gpus if gpu.get("pcie_gen_current") and gpu.get("pcie_gen_max")]
+    if not known:
+        return _finding("pcie_gen", "skipped", "nvidia-smi gives no PCIe link generation for these GPUs.")
+    slow = [gpu for gpu in known if gpu["pcie_gen_current"] < gpu["pcie_gen_max"]]
+    if not slow:
+        return _finding("pcie_gen", "pass", "Every GPU runs at its maximum PCIe generation (%s)."
+                        % _listing(sorted(set("Gen%d" % gpu["pcie_gen_max"] for gpu in known))))
+    links = ["%s at Gen%d of Gen%d" % (gpu.get("pci_bus_id") or _gpu_label(gpu), gpu["pcie_gen_current"],
+                                       gpu["pcie_gen_max"]) for gpu in slow]
+    if not under_load:
+        return _finding("pcie_gen", "info",
+                        "%s, sampled idle: idle GPUs drop to Gen1 on purpose to save power, so the generation "
+                        "is only judged while a test runs (no sample under load was taken)." % _listing(links))
+    return _finding("pcie_gen", "fail",
+                    "%s while a test was running: the link trained below its maximum. Fix: set the slot's PCIe "
+                    "speed to Auto/Gen%d in the BIOS, replace a riser or cable rated for a lower generation, "
+                    "reseat the card." % (_listing(links), slow[0]["pcie_gen_max"]))
+
+
+# --------------------------------------------------------------------------- IOMMU and ACS
+
+def check_iommu(cmdline, iommu_groups):
+    if cmdline is None and iommu_groups is None:
+        return _finding("iommu", "skipped", "Neither /proc/cmdline nor /sys/kernel/iommu_groups was read.")
+    tokens = str(cmdline or "").split()
+    on = [tok for tok in tokens if tok in ("intel_iommu=on", "amd_iommu=on", "iommu=force", "amd_iommu=force_isolation")]
+    passthrough = [tok for tok in tokens if tok in ("iommu=pt", "iommu.passthrough=1")]
+    off = [tok for tok in tokens if tok in ("intel_iommu=off", "amd_iommu=off", "iommu=off")]
+    try:
+        groups = int(iommu_groups) if iommu_groups is not None else None
+    except (TypeError, ValueError):
+        groups = None
+    group_text = "%d IOMMU groups" % groups if groups else None
+    if passthrough:
+        return _finding("iommu", "info",
+                        "The IOMMU is on in pass-through mode (%s): host devices are not translated, which "
+                        "normally leaves GPU peer-to-peer alone; kernel_tuning_iommu: off turns it off entirely."
+                        % " ".join(passthrough))
+    if on or groups:
+        why = _listing(on + ([group_text] if group_text else []))
+        return _finding("iommu", "warn",
+                        "The IOMMU is on (%s): GPU peer-to-peer traffic may be translated and routed through "
+                        "the CPU, or blocked (slow P2P, NCCL hangs). Fix: the kernel_tuning role turns it off "
+                        "(kernel_tuning_iommu: off, or pt to keep VFIO), then reboot." % why)
+    if off:
+        return _finding("iommu", "pass", "The IOMMU is off (%s)." % " ".join(off))
+    return _finding("iommu", "pass", "The IOMMU is not enabled (no IOMMU parameter, no IOMMU group).")
+
+
+def check_acs(acs):
+    if not isinstance(acs, dict) or acs.get("devices") is None:
+        return _finding("acs", "skipped", "PCIe ACS was not read (lspci as root is needed).")
+    enabled = [dev for dev in acs.get("devices") or [] if isinstance(dev, dict) and dev.get("enabled")]
+    if not enabled:
+        return _finding("acs", "pass", "No PCIe device has ACS enabled (%d with an ACS capability)."
+                        % len(acs.get("devices") or []))
+    names = ["%s (%s)" % (dev.get("bdf") or dev.get("path") or "?",
+                          ", ".join(flag for flag, on in sorted(_dict(dev.get("acs_ctl")).items()) if on))
+             for dev in enabled]
+    return _finding("acs", "warn",
+                    "ACS is enabled on %d PCIe device(s): %s. With ReqRedir/CmpltRedir set, GPU peer-to-peer "
+                    "traffic goes up to the CPU root complex instead of across the switch (slow P2P, NCCL hangs "
+                    "under an IOMMU). Fix: the kernel_tuning role clears it at every boot "
+                    "(kernel_tuning_acs_disable: true, module aiserver.gpu.pci_acs)." % (len(enabled), _listing(names)))
+
+
+# --------------------------------------------------------------------------- known-bad combinations
+
+def _as_list(value):
+    if value is None:
+        return []
+    return [str(item) for item in (value if isinstance(value, (list, tuple)) else [value])]
+
+
+def _p2p_statuses(smi, p2p):
+    """GPU index -> set of the non-OK P2P statuses of its pairs (topo -p2p words, CANNOT from the test)."""
+    seen = {}
+    matrix = _dict(_dict(smi).get("p2p"))
+    for row, cells in matrix.items():
+        for col, status in _dict(cells).items():
+            if row != col and status and status not in ("X", "OK"):
+                for name in (row, col):
+                    seen.setdefault(_gpu_number(name), set()).add(status)
+    access = _dict(p2p).get("p2p_access") or []
+    order = p2p_order(_gpus(smi), p2p, len(access))
+    for i, row in enumerate(access):
+        for j, able in enumerate(row or []):
+            if i != j and able is False:
+                for index in (order[i], order[j]):
+                    seen.setdefault(index, set()).add("CANNOT")
+    return seen
+
+
+def _gpu_number(name):
+    match = re.match(r"^GPU(\d+)$", str(name))
+    return int(match.group(1)) if match else None
+
+
+def _entry_matches(entry, gpu, branch, statuses):
+    branches = _as_list(entry.get("driver_branch"))
+    if branches and branch not in branches:
+        return False
+    arches = _as_list(entry.get("architectures"))
+    if arches and architecture(gpu) not in arches:
+        return False
+    product = entry.get("product")
+    if product and not re.search(str(product), gpu.get("name") or "", re.I):
+        return False
+    brand = entry.get("brand")
+    if brand and str(brand).lower() not in ("%s %s" % (gpu.get("product_brand") or "", gpu.get("name") or "")).lower():
+        return False
+    wanted = _as_list(entry.get("p2p_status"))
+    # CANNOT: the P2P test could not reach a peer, which any listed status implies.
+    if wanted and not statuses.get(gpu.get("index"), set()) & set(wanted + ["CANNOT"]):
+        return False
+    return True
+
+
+def check_known_bad(smi, p2p, table):
+    gpus = _gpus(smi)
+    branch = driver_branch(_dict(smi).get("driver_version"))
+    if branch is None:
+        return _finding("known_bad", "skipped", "nvidia-smi gives no driver version to look up.")
+    statuses = _p2p_statuses(smi, p2p)
+    hits = []
+    for entry in table or []:
+        if not isinstance(entry, dict):
+            continue
+        matched = [gpu for gpu in gpus if _entry_matches(entry, gpu, branch, statuses)]
+        if matched:
+            hits.append((entry, matched))
+    names = _listing(sorted(set(gpu.get("name") or "?" for gpu in gpus)))
+    if not hits:
+        return _finding("known_bad", "pass", "Driver %s with %s: no known-bad combination (%d in the table)."
+                        % (smi.get("driver_version"), names, len(table or [])))
+    status = max((str(entry.get("severity") or "warn") for entry, _matched in hits), key=lambda s: ORDER.get(s, 2))
+    sentences = []
+    for entry, matched in sorted(hits, key=lambda hit: -ORDER.get(str(hit[0].get("severity") or "warn"), 2)):
+        text = "%s on driver %s: %s" % (_listing(sorted(set(gpu.get("name") or "?" for gpu in matched))),
+                                        smi.get("driver_version"),
+                                        str(entry.get("reason") or "listed as known-bad").rstrip("."))
+        if entry.get("ref"):
+            text += " (%s)" % entry["ref"]
+        if entry.get("fix"):
+            text += ". Fix: %s" % str(entry["fix"]).rstrip(".")
+        sentences.append(text + ".")
+    return _finding("known_bad", status if status in ORDER else "warn", " ".join(sentences))
+
+
+# --------------------------------------------------------------------------- P2P
+
+def p2p_order(gpus, p2p, size):
+    """For each row of the P2P test's matrices, the nvidia-smi index of that GPU.
+
+    CUDA numbers GPUs fastest first, nvidia-smi in PCI bus order: the test's ``devices``
+    (PCI addresses) map one onto the other; without them the order is taken as the same.
+    """
+    by_bus = dict((gpu.get("pci_bus_id"), gpu.get("index")) for gpu in gpus if gpu.get("pci_bus_id"))
+    devices = [dev for dev in _dict(p2p).get("devices") or [] if isinstance(dev, dict)]
+    mapped = dict((dev.get("index"), by_bus.get(dev.get("pci_address"))) for dev in devices)
+    order = [mapped.get(i) for i in range(size)]
+    if None in order or len(set(order)) != size:
+        return list(range(size))
+    return order
+
+
+def _p2p_matrix(p2p):
+    """``(key, rows)``: the P2P-enabled unidirectional bandwidth matrix of the test, or (None, None)."""
+    matrices = _dict(_dict(p2p).get("matrices"))
+    for key in P2P_MATRIX_KEYS:
+        if matrices.get(key):
+            return key, matrices[key]
+    return None, None
+
+
+def _square(rows, order, count):
+    """The matrix in nvidia-smi order, ``count`` x ``count``, None where the test gave nothing."""
+    out = [[None] * count for _row in range(count)]
+    for i, row in enumerate(rows or []):
+        for j, value in enumerate(row or []):
+            if i < len(order) and j < len(order) and order[i] < count and order[j] < count:
+                out[order[i]][order[j]] = value
+    return out
+
+
+def heatmap(smi, p2p):
+    gpus = _gpus(smi)
+    key, rows = _p2p_matrix(p2p)
+    tool = _dict(p2p).get("tool") or "P2P test"
+    size = max([len(rows or [])] + [len(row or []) for row in rows or []])
+    count = max(len(gpus), size)
+    labels = ["GPU%d" % i for i in range(count)]
+    if not rows:
+        return {"labels": labels, "matrix": None, "unit": "GB/s", "title": "P2P bandwidth (not measured)"}
+    matrix = _square(rows, p2p_order(gpus, p2p, size), count)
+    what = "write" if "write" in key or "enabled_gbps" in key else "read"
+    return {"labels": labels, "matrix": matrix, "unit": "GB/s",
+            "title": "Unidirectional P2P %s bandwidth (%s)" % (what, tool)}
+
+
+def _pair_status(smi, access, i, j):
+    """The P2P status word of the pair (OK, NS, GNS, CANNOT...), or None when nothing tells."""
+    status = _dict(_dict(_dict(smi).get("p2p")).get("GPU%d" % i)).get("GPU%d" % j)
+    able = access[i][j] if access and i < len(access) and j < len(access[i] or []) else None
+    if able is False:
+        return status if status and status != "OK" else "CANNOT"
+    return status or ("OK" if able else None)
+
+
+def _access_square(smi, p2p, count):
+    access = _dict(p2p).get("p2p_access")
+    if not access:
+        return None
+    return _square(access, p2p_order(_gpus(smi), p2p, len(access)), count)
+
+
+def check_p2p_support(smi, p2p):
+    gpus = _gpus(smi)
+    if len(gpus) < 2:
+        return _finding("p2p_support", "skipped", "One GPU: no peer to talk to.")
+    access = _access_square(smi, p2p, len(gpus))
+    if not _dict(smi).get("p2p") and access is None:
+        return _finding("p2p_support", "skipped",
+                        "Neither nvidia-smi topo -p2p nor the P2P test's connectivity matrix was read.")
+    geforce, other, unknown = [], [], 0
+    for i in range(len(gpus)):
+        for j in range(i + 1, len(gpus)):
+            status = _pair_status(smi, access, i, j)
+            if status is None:
+                unknown += 1
+            elif status != "OK":
+                pair = "GPU%d-GPU%d %s" % (i, j, status)
+                (geforce if _is_geforce(gpus[i]) or _is_geforce(gpus[j]) else other).append(pair)
+    if other:
+        return _finding("p2p_support", "warn",
+                        "No P2P between datacenter GPUs: %s (%s). NCCL falls back to copies through host "
+                        "memory. Fix: turn the IOMMU off and ACS off (kernel_tuning role), check the BIOS "
+                        "(Above 4G decoding, PCIe ACS), and the GPUs' placement (topo -m)."
+                        % (_listing(other), _status_legend(other)))
+    if geforce:
+        return _finding("p2p_support", "info",
+                        "No P2P between these GeForce GPUs: %s (%s). GeForce boards have peer-to-peer "
+                        "disabled by design, so host-staged copies are expected and are not a fault; NVLink "
+                        "(where the board has it) or a datacenter GPU gives direct P2P."
+                        % (_listing(geforce), _status_legend(geforce)))
+    if unknown:
+        return _finding("p2p_support", "skipped", "The P2P status of %d GPU pair(s) is unknown." % unknown)
+    return _finding("p2p_support", "pass", "P2P is supported between every GPU pair.")
+
+
+def _status_legend(pairs):
+    words = sorted(set(pair.rsplit(" ", 1)[-1] for pair in pairs))
+    return "; ".join("%s = %s" % (word, P2P_STATUS_WORDS.get(word, word)) for word in words)
+
+
+def _pairs(smi, p2p, matrix):
+    """One dict per measured ordered pair: i, j, gbps, limit, link, share, staged."""
+    access = _access_square(smi, p2p, len(matrix))
+    pairs = []
+    for i, row in enumerate(matrix):
+        for j, value in enumerate(row):
+            if i == j or value is None:
+                continue
+            limit, link = pair_limit(smi, i, j)
+            status = _pair_status(smi, access, i, j)
+            pairs.append({"i": i, "j": j, "gbps": value, "limit": limit, "link": link,
+                          "share": (value / limit) if limit else None,
+                          "staged": status is not None and status != "OK"})
+    return pairs
+
+
+def _span(values, fmt):
+    low, high = fmt(min(values)), fmt(max(values))
+    return low if low == high else "%s to %s" % (low, high)
+
+
+def _pair_text(pair):
+    return "GPU%d->GPU%d %s of %s GB/s (%s, %s)" % (
+        pair["i"], pair["j"], _num(pair["gbps"]), _num(pair["limit"], 2), _pct(pair["share"]), pair["link"])
+
+
+def check_p2p_bandwidth(smi, p2p, min_share, heat):
+    if not isinstance(p2p, dict):
+        return _finding("p2p_bandwidth", "skipped", "The P2P bandwidth test did not run.")
+    tool = p2p.get("tool") or "The P2P bandwidth test"
+    if p2p.get("timed_out"):
+        return _finding("p2p_bandwidth", "fail",
+                        "%s hung and was killed: a hang while copying between GPUs is the classic broken-P2P "
+                        "failure (driver, IOMMU, ACS)." % tool)
+    if p2p.get("errors"):
+        return _finding("p2p_bandwidth", "fail", "%s reports an error: %s. Check dmesg for Xid errors; a data "
+                        "verification error means copies between GPUs corrupt data." % (tool, p2p["errors"][0]))
+    if heat.get("matrix") is None:
+        return _finding("p2p_bandwidth", "skipped", "%s gave no bandwidth matrix." % tool)
+    pairs = _pairs(smi, p2p, heat["matrix"])
+    judged = [pair for pair in pairs if pair["share"] is not None]
+    if not judged:
+        return _finding("p2p_bandwidth", "skipped",
+                        "The links' physical limits are unknown (no PCIe generation/width or NVLink generation).")
+    direct = [pair for pair in judged if not pair["staged"]]
+    staged = [pair for pair in judged if pair["staged"]]
+    low = sorted((pair for pair in direct if pair["share"] < min_share), key=lambda pair: pair["share"])
+    staged_text = ""
+    if staged:
+        shares = [pair["share"] for pair in staged]
+        staged_text = ("Without P2P, %d pair(s) copy through host memory at %s GB/s, %s of the PCIe limit: "
+                       "host-staged copies are expected to reach well below the link." %
+                       (len(staged), _span([p["gbps"] for p in staged], _num), _span(shares, _pct)))
+    if low:
+        return _finding("p2p_bandwidth", "warn",
+                        "%d of %d GPU pair(s) below %s of the link's physical bandwidth: %s. Slow P2P with P2P "
+                        "enabled points at the path (ACS/IOMMU sending it through the CPU, a narrow or slow "
+                        "link, a known-bad driver). %s" % (len(low), len(direct), _pct(min_share),
+                                                           _listing(_pair_text(p) for p in low), staged_text))
+    if direct:
+        worst = min(direct, key=lambda pair: pair["share"])
+        return _finding("p2p_bandwidth", "pass",
+                        ("All %d GPU pair(s) reach at least %s of the link's bandwidth; lowest %s. %s"
+                         % (len(direct), _pct(min_share), _pair_text(worst), staged_text)).strip())
+    return _finding("p2p_bandwidth", "info", staged_text + " Compare with NCCL's bus bandwidth below.")
+
+
+# --------------------------------------------------------------------------- NCCL
+
+def _runs(inputs):
+    if isinstance(inputs.get("nccl_runs"), list):
+        return [run for run in inputs["nccl_runs"] if isinstance(run, dict)]
+    if inputs.get("nccl") is None:
+        return []
+    return [{"name": None, "result": inputs.get("nccl"), "p2p_disabled": inputs.get("nccl_p2p_disabled")}]
+
+
+def nccl_limit(smi):
+    """``(GB/s, link)``: the slowest GPU-to-GPU link's physical limit, or (None, None)."""
+    count = len(_gpus(smi))
+    limits = [pair_limit(smi, i, j) for i in range(count) for j in range(count) if i != j]
+    limits = [limit for limit in limits if limit[0]]
+    return min(limits) if limits else (None, None)
+
+
+def _first_error(errors):
+    for line in errors:
+        if "NCCL WARN" in line:
+            return line
+    return errors[0]
+
+
+def _busbw_text(result):
+    return "%s GB/s average bus bandwidth, peak %s GB/s" % (_num(result.get("avg_busbw_gbps"), 2),
+                                                            _num(result.get("max_busbw_gbps"), 2))
+
+
+def check_nccl_run(name, result, p2p_disabled, limit):
+    check_id = "nccl:%s" % name if name else "nccl"
+    title = "NCCL %s" % name if name else "NCCL"
+    what = name or "The NCCL test"
+    if not isinstance(result, dict) or result.get("skipped") or "passed" not in result:
+        return _finding(check_id, "skipped", "%s did not run." % what, title)
+    if result.get("timed_out"):
+        detail = ("%s hung and was killed after the timeout (%d result rows before): a hang is the classic "
+                  "broken-P2P failure" % (what, len(result.get("results") or [])))
+        if isinstance(p2p_disabled, dict) and p2p_disabled.get("passed"):
+            detail += ("; confirmed: with NCCL_P2P_DISABLE=1 it passes at %s - P2P is broken on this box "
+                       "(driver 545 on 3090/4090? IOMMU? ACS?). Fix: see the known-bad, IOMMU and ACS findings; "
+                       "until then run with NCCL_P2P_DISABLE=1." % _busbw_text(p2p_disabled))
+        elif isinstance(p2p_disabled, dict) and "passed" in p2p_disabled:
+            detail += (". It also fails with NCCL_P2P_DISABLE=1: not a P2P problem - look at dmesg for Xid "
+                       "errors, the driver and the GPUs themselves.")
+        else:
+            detail += ". Re-run it with NCCL_P2P_DISABLE=1: passing then confirms broken P2P."
+        return _finding(check_id, "fail", detail, title)
+    wrong = result.get("wrong_total") or 0
+    if wrong:
+        return _finding(check_id, "fail",
+                        "%s returned %d wrong values: data corruption, not a performance issue. Fix: check the "
+                        "known-bad finding (driver x GPU), re-run with NCCL_P2P_DISABLE=1 to see whether the P2P "
+                        "path corrupts, and look for Xid/ECC errors in dmesg." % (what, wrong), title)
+    errors = [str(line) for line in result.get("errors") or []]
+    if errors:
+        return _finding(check_id, "fail", "%s failed: '%s'%s." % (
+            what, _first_error(errors), " and %d more error line(s)" % (len(errors) - 1) if len(errors) > 1 else ""),
+            title)
+    if not result.get("passed"):
+        return _finding(check_id, "fail", "%s stopped before its summary line: %s"
+                        % (what, result.get("msg") or "the output is cut short."), title)
+    share = ""
+    if limit[0] and result.get("max_busbw_gbps") is not None:
+        share = ", %s of the slowest link's %s GB/s (%s)" % (
+            _pct(result["max_busbw_gbps"] / limit[0]), _num(limit[0], 2), limit[1])
+    return _finding(check_id, "pass", "%s passed: %s%s." % (what, _busbw_text(result), share), title)
+
+
+def _nccl_summary(runs, limit):
+    def figures(result):
+        result = _dict(result)
+        return {"avg_busbw_gbps": result.get("avg_busbw_gbps"), "max_busbw_gbps": result.get("max_busbw_gbps"),
+                "passed": result.get("passed"), "timed_out": result.get("timed_out", False),
+                "wrong_total": result.get("wrong_total")}
+    per_run = []
+    for run in runs:
+        entry = dict(figures(run.get("result")), name=run.get("name"))
+        entry["p2p_disabled"] = figures(run["p2p_disabled"]) if isinstance(run.get("p2p_disabled"), dict) else None
+        per_run.append(entry)
+    top = dict(figures(runs[0].get("result") if runs else None))
+    top.pop("name", None)
+    top.update(limit_gbps=limit[0], limit_link=limit[1], runs=per_run,
+               share=(top["max_busbw_gbps"] / limit[0]) if limit[0] and top["max_busbw_gbps"] is not None else None)
+    return top
+
+
+# --------------------------------------------------------------------------- the report
+
+def _gpu_rows(gpus):
+    def link(gen, width):
+        return "Gen%s x%s" % ("?" if gen is None else gen, "?" if width is None else width)
+    return [{"index": gpu.get("index"), "name": gpu.get("name"), "bus_id": gpu.get("pci_bus_id"),
+             "pcie": "%s (max %s)" % (link(gpu.get("pcie_gen_current"), gpu.get("pcie_width_current")),
+                                      link(gpu.get("pcie_gen_max"), gpu.get("pcie_width_max")))} for gpu in gpus]
+
+
+def verdict_of(findings):
+    worst = max([ORDER.get(finding["status"], 0) for finding in findings] + [1])
+    return {3: "fail", 2: "warn"}.get(worst, "pass")
+
+
+def _box(gpus, driver):
+    names = sorted(set(gpu.get("name") or "unnamed GPU" for gpu in gpus))
+    what = "%dx %s" % (len(gpus), names[0]) if len(names) == 1 else "%d GPUs (%s)" % (len(gpus), _listing(names))
+    return "%s, driver %s" % (what, driver or "unknown")
+
+
+def _summary(verdict, findings, gpus, driver):
+    if verdict == "pass":
+        return "Every check passes on %s." % _box(gpus, driver)
+    parts = []
+    for status in ("fail", "warn"):
+        titles = [finding["title"] for finding in findings if finding["status"] == status]
+        if titles:
+            parts.append("%d %s %s (%s)" % (len(titles), "check" if len(titles) == 1 else "checks",
+                                            status + ("s" if len(titles) == 1 else ""), _listing(titles)))
+    return "%s on %s." % (" and ".join(parts), _box(gpus, driver))
+
+
+def gpu_validation_judge(inputs, known_bad=None, min_share=0.8):
+    """Judge the inputs (see DOCUMENTATION) and return the report dict; never raises on missing keys."""
+    inputs = _dict(inputs)
+    host = inputs.get("host") or "this host"
+    smi = _dict(inputs.get("smi"))
+    gpus = _gpus(smi)
+    try:
+        min_share = float(min_share)
+    except (TypeError, ValueError):
+        min_share = 0.8
+    p2p = inputs.get("p2p") if isinstance(inputs.get("p2p"), dict) else None
+    heat = heatmap(smi, p2p)
+    runs = _runs(inputs)
+    limit = nccl_limit(smi)
+    report = {"host": host, "gpus": _gpu_rows(gpus), "p2p_heatmap": heat, "nccl": _nccl_summary(runs, limit)}
+    if not gpus:
+        report.update(verdict="skipped", findings=[],
+                      summary="No NVIDIA GPU was read on %s (nvidia-smi gave none), so nothing was checked." % host)
+        return report
+    findings = [
+        check_pcie_width(gpus),
+        check_pcie_gen(gpus, bool(inputs.get("under_load"))),
+        check_iommu(inputs.get("cmdline"), inputs.get("iommu_groups")),
+        check_acs(inputs.get("acs")),
+        check_known_bad(smi, p2p, known_bad if isinstance(known_bad, list) else []),
+        check_p2p_support(smi, p2p),
+        check_p2p_bandwidth(smi, p2p, min_share, heat),
+    ]
+    findings += [check_nccl_run(run.get("name"), run.get("result"), run.get("p2p_disabled"), limit) for run in runs] \
+        or [_finding("nccl", "skipped", "No NCCL test ran (no nccl-tests binary, or gpu_validation_nccl: false).")]
+    verdict = verdict_of(findings)
+    summary = _summary(verdict, findings, gpus, smi.get("driver_version"))
+    report.update(verdict=verdict, findings=findings, summary=summary)
+    return report
+
+
+# --------------------------------------------------------------------------- Markdown
+
+def _cell(text):
+    return str("" if text is None else text).replace("|", "\\|").replace("\n", " ")
+
+
+def _first_sentence(text, limit=140):
+    match = re.match(r"^(.*?\.)(\s+[A-Z(]|$)", text or "")
+    sentence = match.group(1) if match else (text or "")
+    return sentence if len(sentence) <= limit else sentence[:limit - 3].rstrip() + "..."
+
+
+def _md_why(findings):
+    ordered = sorted((f for f in findings if f["status"] in ("fail", "warn", "info")),
+                     key=lambda f: -ORDER[f["status"]] if f["status"] != "info" else 0)
+    if not any(f["status"] in ("fail", "warn") for f in ordered):
+        ordered.insert(0, {"status": "pass", "title": "Nothing fails or warns", "detail": "every check passes."})
+    return ["- **%s - %s**: %s" % (f["status"].upper(), f["title"], f["detail"]) for f in ordered]
+
+
+def _md_nccl(nccl):
+    runs = _dict(nccl).get("runs") or []
+    if not runs:
+        return []
+    lines = ["", "## NCCL", "", "| test | result | avg busbw GB/s | peak busbw GB/s | with NCCL_P2P_DISABLE=1 |",
+             "|---|---|---|---|---|"]
+    for run in runs:
+        state = "hang" if run.get("timed_out") else ("passed" if run.get("passed") else "failed")
+        off = run.get("p2p_disabled")
+        off_text = "-" if not off else "%s, %s GB/s avg" % ("passed" if off.get("passed") else "failed",
+                                                            _num(off.get("avg_busbw_gbps"), 2))
+        lines.append("| %s | %s | %s | %s | %s |" % (_cell(run.get("name") or "nccl"), state,
+                                                     _num(run.get("avg_busbw_gbps"), 2),
+                                                     _num(run.get("max_busbw_gbps"), 2), off_text))
+    if nccl.get("limit_gbps"):
+        lines += ["", "Slowest GPU link: %s GB/s per direction (%s)." % (_num(nccl["limit_gbps"], 2),
+                                                                         nccl.get("limit_link"))]
+    return lines
+
+
+def gpu_validation_markdown(report):
+    """The report as Markdown: verdict first, why, the checks, the GPUs, NCCL and the heatmap."""
+    report = _dict(report)
+    findings = [f for f in report.get("findings") or [] if isinstance(f, dict) and f.get("status") in ORDER]
+    lines = ["# GPU validation: %s — %s" % (report.get("host") or "this host", str(report.get("verdict") or "skipped").upper()),
+             "", report.get("summary") or ""]
+    if findings:
+        lines += ["", "## Why", ""] + _md_why(findings)
+        lines += ["", "## Checks", "", "| check | status | finding |", "|---|---|---|"]
+        lines += ["| %s | %s | %s |" % (_cell(f["title"]), f["status"].upper(), _cell(_first_sentence(f["detail"])))
+                  for f in findings]
+    gpus = report.get("gpus") or []
+    if gpus:
+        lines += ["", "## GPUs", "", "| # | GPU | bus id | PCIe link |", "|---|---|---|---|"]
+        lines += ["| %s | %s | %s | %s |" % (_cell(g.get("index")), _cell(g.get("name")), _cell(g.get("bus_id")),
+                                             _cell(g.get("pcie"))) for g in gpus]
+    lines += _md_nccl(report.get("nccl"))
+    heat = _dict(report.get("p2p_heatmap"))
+    if heat.get("matrix") is not None:
+        lines += ["", "## P2P bandwidth", "", "%s, %s, row = source GPU, column = destination."
+                  % (heat.get("title") or "P2P bandwidth", heat.get("unit") or "GB/s"),
+                  "", "![P2P bandwidth](p2p_heatmap.png)"]
+    return "\n".join(lines) + "\n"
+
+
+class FilterModule:
+    """aiserver.gpu GPU validation filters."""
+
+    def filters(self):
+        return {"gpu_validation_judge": gpu_validation_judge, "gpu_validation_markdown": gpu_validation_markdown}
