@@ -6,8 +6,8 @@ export TESTBED_ROOT
 export CONTAINERS_CONF="$TESTBED_ROOT/testbed/containers.conf"
 export AISERVER_IMAGE="${AISERVER_IMAGE:-localhost/aiserver-gpu/debian12-systemd:latest}"
 export AISERVER_ROOTFS_IMAGE="${AISERVER_ROOTFS_IMAGE:-localhost/aiserver-gpu/debian12-rootfs:latest}"
-# One folder of downloaded .deb files shared by every test container
-# (bind-mounted on /var/cache/apt/archives): the second install downloads nothing.
+# Downloaded .deb files, one folder per test container name (bind-mounted on
+# /var/cache/apt/archives): re-creating a container downloads nothing again.
 export AISERVER_APT_CACHE="${AISERVER_APT_CACHE:-$TESTBED_ROOT/.cache/apt-archives}"
 export ANSIBLE_COLLECTIONS_PATH="$TESTBED_ROOT/build/collections"
 export ANSIBLE_CONFIG="$TESTBED_ROOT/ansible.cfg"
