@@ -7,7 +7,10 @@
 set -euo pipefail
 . "$(dirname "$0")/env.sh"
 cd "$TESTBED_ROOT"
-instances='{"testbed_instances": [{"name": "aiserver-lab"}]}'
+# Privileged, with a private cgroup namespace and a volume on /var/lib/docker, so that the
+# docker_gpu role's dockerd can run containers in it (see molecule/docker_gpu).
+instances='{"testbed_instances": [{"name": "aiserver-lab", "privileged": true, "cgroupns": "private",
+  "volumes": ["aiserver-lab-docker:/var/lib/docker"]}]}'
 if [ "${1:-}" = "--destroy" ]; then
   ansible-playbook testbed/instances.yml -e "$instances" -e testbed_state=absent
   exit 0
