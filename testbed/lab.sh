@@ -15,6 +15,15 @@ if [ "${1:-}" = "--destroy" ]; then
   ansible-playbook testbed/instances.yml -e "$instances" -e testbed_state=absent
   exit 0
 fi
+# A privileged container's systemd sees the host's whole name=systemd cgroup hierarchy on
+# this hybrid-cgroup kernel (podman bind-mounts it), so starting or removing another
+# privileged container (molecule/docker_gpu) can remove the lab's cgroup; `podman exec`
+# then fails ("error adding pid ... to cgroups"). Such a container cannot be repaired:
+# make it again (the .deb files stay in the apt cache).
+if podman container exists aiserver-lab && ! podman exec aiserver-lab true >/dev/null 2>&1; then
+  echo "lab: the lab container no longer accepts podman exec (its cgroup was removed); making it again"
+  ansible-playbook testbed/instances.yml -e "$instances" -e testbed_state=absent >/dev/null
+fi
 echo "lab: starting the lab container (aiserver-lab)"
 ansible-playbook testbed/instances.yml -e "$instances" >/dev/null
 echo "lab: making it a freshly installed server (kernel image, GRUB)"
