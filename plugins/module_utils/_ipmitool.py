@@ -14,11 +14,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
 import tempfile
 
 from ansible_collections.aiserver.gpu.plugins.module_utils._ipmi import classify_failure
+from ansible_collections.aiserver.gpu.plugins.module_utils._runner import describe, find_executable, run
 
 CONNECTION_SPEC = dict(
     host=dict(type="str"),
@@ -51,9 +50,8 @@ class Ipmitool(object):
         self.password = params.get("password") if password is None else password
         self.calls = []
         executable = params.get("executable") or "ipmitool"
-        path = executable if "/" in executable else module.get_bin_path(executable, required=False,
-                                                                        opt_dirs=["/usr/sbin", "/usr/bin"])
-        if not path or not os.access(path, os.X_OK):
+        path = find_executable(executable)
+        if not path:
             module.fail_json(
                 msg="ipmitool is not installed where this task runs (%r not found). Install it: "
                     "apt-get install ipmitool (Debian/Ubuntu) or dnf install ipmitool (RHEL)." % executable,
@@ -81,39 +79,34 @@ class Ipmitool(object):
         raises IpmiError (classified; a session failure is probed again with -v to tell a
         wrong password from an unreachable BMC)."""
         argv = self.base(user=user, verbose=verbose) + list(args)
-        env = dict(os.environ)
-        env.update({"LANG": "C", "LC_ALL": "C"})
-        env.pop("IPMI_PASSWORD", None)
+        # The session password travels in ipmitool's environment only (-E), never in argv.
+        secret = {"IPMI_PASSWORD": None}
         if self.params["interface"] != "open":
-            env["IPMI_PASSWORD"] = self.password if password is None else password
-            env["IPMI_PASSWORD"] = env["IPMI_PASSWORD"] or ""
+            secret["IPMI_PASSWORD"] = (self.password if password is None else password) or ""
         self.calls.append(list(args))
-        try:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                    env=env, start_new_session=True)
-        except OSError as exc:
-            raise IpmiError("not_installed", "could not run ipmitool: %s" % exc, argv, None, "", "")
-        try:
-            out, err = proc.communicate(timeout=self.params.get("timeout") or 30)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except OSError:
-                pass
-            out, err = proc.communicate()
-            raise IpmiError("timeout", "ipmitool %s did not finish in %s s" % (" ".join(args), self.params.get("timeout")),
-                            argv, None, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
-        out, err = out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-        if proc.returncode != 0 and check:
-            kind, msg = classify_failure(proc.returncode, out, err)
+        timeout = self.params.get("timeout") or 30
+        res = run(argv, timeout, env_update=secret)
+        out, err = res["stdout"], res["stderr"]
+        if res["error"]:
+            raise IpmiError("not_installed", "could not run ipmitool: %s" % res["error"], argv, None, "", "")
+        if res["timed_out"]:
+            raise IpmiError("timeout", "ipmitool %s did not finish in %s s and was killed (with every process it "
+                            "started): the BMC does not answer; check its address and network, or raise timeout"
+                            % (" ".join(args), timeout), argv, None, out, err)
+        if res["signal"]:
+            raise IpmiError("crashed", "ipmitool %s: %s" % (" ".join(args), describe(res, "ipmitool")),
+                            argv, res["rc"], out, err)
+        rc = res["rc"]
+        if rc != 0 and check:
+            kind, msg = classify_failure(rc, out, err)
             if kind == "session_failed" and not verbose:
                 try:
                     self.run(["mc", "guid"], check=True, password=password, user=user, verbose=True)
                 except IpmiError as probe:
                     if probe.kind != "session_failed":
                         kind, msg = probe.kind, probe.msg
-            raise IpmiError(kind, "ipmitool %s: %s" % (" ".join(args), msg), argv, proc.returncode, out, err)
-        return proc.returncode, out, err
+            raise IpmiError(kind, "ipmitool %s: %s" % (" ".join(args), msg), argv, rc, out, err)
+        return rc, out, err
 
     def can_login(self, user, password):
         """Whether a session opens as ``user`` with ``password`` (a read-only command)."""

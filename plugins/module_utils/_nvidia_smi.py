@@ -46,6 +46,20 @@ ERROR_KINDS = (
     "access_blocked",
     "timeout",
     "unparsable",
+    # nvidia-smi's other documented exit codes (man nvidia-smi, RETURN VALUE; NVML's nvmlReturn_t)
+    "invalid_argument",
+    "not_supported",
+    "insufficient_permissions",
+    "not_found",
+    "insufficient_power",
+    "irq_issue",
+    "function_not_found",
+    "inforom_corrupted",
+    "reset_required",
+    "internal_error",
+    # ended by a signal (SIGSEGV, SIGABRT...), or an exit status nvidia-smi does not document
+    "crashed",
+    "failed",
 )
 
 # nvidia-smi's own words for "no value here": no warning when a field says one of these.
@@ -479,12 +493,43 @@ _FAILURES = (
      "NVML package"),
 )
 
-# nvidia-smi's documented exit codes, used when no line says more.
+# nvidia-smi's documented exit codes (man nvidia-smi, RETURN VALUE; 16-18 are NVML's
+# nvmlReturn_t values, which nvidia-smi passes on: 17 measured on Debian), used when no
+# line of the output says more.
 _RC_KINDS = {
+    2: "invalid_argument",
+    3: "not_supported",
+    4: "insufficient_permissions",
+    6: "not_found",
+    8: "insufficient_power",
     9: "driver_not_loaded",
+    10: "irq_issue",
     12: "not_installed",
+    13: "function_not_found",
+    14: "inforom_corrupted",
     15: "gpu_lost",
+    16: "reset_required",
     17: "access_blocked",
+    18: "driver_library_mismatch",
+    255: "internal_error",
+}
+# What each exit code means, in the manual's words (quoted when nvidia-smi printed nothing).
+RC_MEANING = {
+    2: "a supplied argument or flag is invalid",
+    3: "the requested operation is not available on target device",
+    4: "the current user does not have permission to access this device or perform this operation",
+    6: "a query to find an object was unsuccessful",
+    8: "a device's external power cables are not properly attached",
+    9: "NVIDIA driver is not loaded",
+    10: "NVIDIA Kernel detected an interrupt issue with a GPU",
+    12: "NVML Shared Library couldn't be found or loaded",
+    13: "local version of NVML doesn't implement this function",
+    14: "infoROM is corrupted",
+    15: "the GPU has fallen off the bus or has otherwise become inaccessible",
+    16: "the GPU requires a reset before it can be used again",
+    17: "the GPU control device has been blocked by the operating system/cgroups",
+    18: "RM detects a driver/library version mismatch",
+    255: "other error or internal driver error occurred",
 }
 
 HINTS = dict((kind, hint) for kind, _pattern, hint in _FAILURES)
@@ -497,6 +542,32 @@ HINTS["not_installed"] = ("install the NVIDIA driver's nvidia-smi package (it co
 HINTS["unparsable"] = ("the output is not what this nvidia-smi call should print; run the same "
                        "command by hand")
 
+HINTS["invalid_argument"] = ("nvidia-smi rejected its arguments: an option this driver's nvidia-smi does not "
+                             "have (an older driver?), or a GPU index or bus id that does not exist "
+                             "(nvidia-smi -L lists them)")
+HINTS["not_supported"] = ("this GPU or driver does not offer the operation (GeForce boards, laptop GPUs and "
+                          "vGPU guests lack many management functions); leave it out for this GPU")
+HINTS["insufficient_permissions"] = ("run it as root (become: true); inside a container root is not enough: "
+                                     "the container needs the SYS_ADMIN capability")
+HINTS["not_found"] = ("no such GPU or object on this host: check the index, bus id or UUID against "
+                      "nvidia-smi -L")
+HINTS["insufficient_power"] = ("a GPU's external power cables are not properly attached: check every 8-pin / "
+                               "12VHPWR connector and that the power supply has the rails for all GPUs")
+HINTS["irq_issue"] = ("the NVIDIA kernel driver saw an interrupt problem with a GPU: read dmesg for NVRM "
+                      "lines; check the BIOS (MSI/MSI-X, Above 4G decoding), reseat the card, then reboot")
+HINTS["function_not_found"] = ("the NVML library is older than this nvidia-smi: the driver's packages come from "
+                               "different versions; reinstall the driver's packages of one version")
+HINTS["inforom_corrupted"] = ("a GPU's infoROM is corrupted, so the driver cannot trust its ECC and "
+                              "configuration data: nvidia-smi -q shows the InfoROM versions; the card needs "
+                              "the vendor's infoROM update or an RMA")
+HINTS["reset_required"] = ("a GPU needs a reset before it can be used again: nvidia-smi -r -i INDEX "
+                           "once no process uses it, or reboot")
+HINTS["internal_error"] = ("nvidia-smi reports an internal driver error: read dmesg for NVRM / Xid lines, "
+                           "restart nvidia-persistenced, and reboot if it stays")
+HINTS["crashed"] = ("nvidia-smi itself crashed: usually user-space driver libraries that do not match the "
+                    "loaded kernel module, or damaged driver files; reinstall the driver packages and "
+                    "reboot, and read dmesg for NVRM lines")
+HINTS["failed"] = "run the same command by hand to see what it says"
 
 def _failure_lines(stdout, stderr):
     for text in (stderr, stdout):
@@ -506,7 +577,7 @@ def _failure_lines(stdout, stderr):
                 yield stripped
 
 
-def classify_failure(rc, stdout, stderr, timed_out=False, not_found=False):
+def classify_failure(rc, stdout, stderr, timed_out=False, not_found=False, signal=None):
     """Tell whether a run of nvidia-smi failed, and how.
 
     Returns None when the run is a success (rc 0 and no failure line), else
@@ -514,7 +585,8 @@ def classify_failure(rc, stdout, stderr, timed_out=False, not_found=False):
     nvidia-smi's own line and says what usually fixes it.
 
     * ``not_found`` (the executable does not exist) gives ``not_installed``; ``timed_out``
-      gives ``timeout``.
+      gives ``timeout``; ``signal`` (the name of the signal that ended it, e.g. ``SIGSEGV``)
+      gives ``crashed``.
     * The lines of stderr then stdout (XML lines excepted) are matched against the known
       messages, in this order: driver/library mismatch, couldn't communicate with the driver
       (any apostrophe, or none), access blocked, GPU lost / fallen off the bus, NVML unknown
@@ -523,9 +595,10 @@ def classify_failure(rc, stdout, stderr, timed_out=False, not_found=False):
       libnvidia-ml not found. A known message makes the run a failure even with rc 0:
       ``nvidia-smi -q -x`` describes the GPUs it could open and still prints the device-handle
       line for one it could not, and an inventory silently missing a GPU is worse than none.
-    * Otherwise a nonzero rc is classified by nvidia-smi's documented exit codes (9 driver
-      not loaded, 12 NVML library not found, 15 GPU lost, 17 access blocked, as measured on
-      Debian), and any other nonzero rc is ``unparsable`` with the last line printed.
+    * Otherwise a nonzero rc is classified by nvidia-smi's documented exit codes
+      (:data:`RC_MEANING`, in any language of the message), and any other is ``failed``.
+    * rc 0 with nothing on stdout but text on stderr is a failure too (``unparsable``, the
+      text quoted): there is nothing to read.
     """
     if not_found:
         return "not_installed", "nvidia-smi not found. " + HINTS["not_installed"]
@@ -544,10 +617,18 @@ def classify_failure(rc, stdout, stderr, timed_out=False, not_found=False):
                 if number + 1 < len(lines) and lines[number + 1].startswith("NVML library version"):
                     quoted += " / " + lines[number + 1]
                 return kind, "nvidia-smi failed (rc=%s): '%s'. Likely cause and fix: %s" % (rc, quoted, hint)
+    said = "'%s'" % " / ".join(lines[-3:]) if lines else "nothing"
+    if signal:
+        return "crashed", "nvidia-smi was killed by %s and printed %s. Likely cause and fix: %s" % (
+            signal, said, HINTS["crashed"])
     if rc in (0, None):
+        if rc == 0 and not (stdout or "").strip() and (stderr or "").strip():
+            return "unparsable", ("nvidia-smi exited 0 but printed nothing on stdout, only this on stderr: %s. %s"
+                                  % (said, HINTS["unparsable"]))
         return None
-    last = lines[-1] if lines else "no output"
     kind = _RC_KINDS.get(rc)
     if kind:
-        return kind, "nvidia-smi failed (rc=%s): '%s'. Likely cause and fix: %s" % (rc, last, HINTS[kind])
-    return "unparsable", "nvidia-smi failed (rc=%s) with a message this module does not know: '%s'" % (rc, last)
+        return kind, "nvidia-smi failed (rc=%s: %s) and printed %s. Likely cause and fix: %s" % (
+            rc, RC_MEANING[rc], said, HINTS[kind])
+    return "failed", "nvidia-smi failed with rc=%s, which its manual does not document, and printed %s. %s" % (
+        rc, said, HINTS["failed"])

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: aiserver.gpu maintainers
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Pure parsers for the output of the GPU peer-to-peer benchmarks, and a small runner.
+"""Pure parsers for the output of the GPU peer-to-peer benchmarks.
 
 No Ansible imports: the module ``aiserver.gpu.p2p_bandwidth`` and the unit tests use these
 directly.
@@ -13,8 +13,7 @@ What is here
       the ``Device=0 CAN/CANNOT Access Peer Device=1`` lines), every bandwidth and latency
       matrix, the nvbandwidth ``SUM`` lines, version lines and error lines.
     * :func:`summarize` writes the one-sentence verdict the module returns as ``msg``.
-    * :func:`run_with_timeout` runs a command in its own process group and kills the whole
-      group when the time is up.
+    (The module runs the benchmark with the collection's one runner, ``_runner.run``.)
 
 What is never done
     * raise on odd input: lines that cannot be placed are reported through the ``warn``
@@ -36,10 +35,7 @@ Several runs in one text
 
 from __future__ import annotations
 
-import os
 import re
-import signal
-import subprocess
 
 P2P_TOOL = "p2pBandwidthLatencyTest"
 NVBW_TOOL = "nvbandwidth"
@@ -638,53 +634,3 @@ def summarize(result, timed_out=False, timeout=None, rc=None):
         return "%s output holds no result (%s): the log is cut short or the run did not get that far." % (tool, found)
     return "%s passed: %s." % (tool, found)
 
-
-def _text(data):
-    if data is None:
-        return ""
-    if isinstance(data, bytes):
-        return data.decode("utf-8", "replace")
-    return data
-
-
-def _kill_group(proc):
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except OSError:
-        try:
-            proc.kill()
-        except OSError:
-            pass
-
-
-def run_with_timeout(cmd, timeout, env=None):
-    """Run ``cmd`` (argv list) with stdin closed, stderr merged into stdout, in a new process
-    group. After ``timeout`` seconds the whole group is killed.
-
-    Returns ``{"rc": int or None, "output": str, "timed_out": bool, "error": str or None}``;
-    ``error`` says why the command could not start (rc is then None). Never raises for a
-    command that cannot run or hangs.
-    """
-    try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                env=env, start_new_session=True, close_fds=True)
-    except (OSError, ValueError) as exc:
-        return {"rc": None, "output": "", "timed_out": False, "error": str(exc)}
-    timed_out = False
-    try:
-        out, _err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
-        try:
-            out, _err = proc.communicate(timeout=5)
-        except subprocess.TimeoutExpired:  # pragma: no cover - a child outside the group holds the pipe
-            out = b""
-    finally:
-        if proc.poll() is None:
-            _kill_group(proc)
-            try:
-                proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:  # pragma: no cover - stuck in the kernel (a hung GPU)
-                pass
-    return {"rc": None if timed_out else proc.returncode, "output": _text(out), "timed_out": timed_out, "error": None}

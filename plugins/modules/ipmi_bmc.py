@@ -26,6 +26,8 @@ description:
     removed at once) - and are never returned.
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
+extends_documentation_fragment:
+  - aiserver.gpu.ipmitool
 requirements:
   - C(ipmitool) where the module runs (usually the controller, or a runner that reaches the BMC network).
 options:
@@ -33,10 +35,6 @@ options:
     description: Address of the BMC.
     type: str
     required: true
-  port:
-    description: UDP port of the BMC.
-    type: int
-    default: 623
   user:
     description: The administrator to log in as; its password becomes O(password) when the login needs O(default_password).
     type: str
@@ -129,18 +127,6 @@ options:
         Only on a BMC whose manufacturer id is 10876; on any other, nothing is sent and RV(skipped_parts) says why.
     type: str
     choices: [standard, full, optimal, heavy_io]
-  executable:
-    description: Name or path of ipmitool.
-    type: str
-    default: ipmitool
-  timeout:
-    description: Seconds one ipmitool run may take before it is killed.
-    type: int
-    default: 30
-  retries:
-    description: ipmitool's own retries (C(-R)) for each request.
-    type: int
-    default: 2
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -149,10 +135,6 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in diff mode when in check mode).
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - A password is checked by opening a session as that user; a wrong one counts as one failed login
     on the BMC (mind a lockout threshold).
@@ -236,7 +218,8 @@ error_kind:
   description:
     - Why the task failed - V(auth_failed) (neither password works), V(unreachable), V(invalid_request)
       (bad option values; nothing changed), V(no_free_slot), V(invalid_command) (the BMC does not
-      implement a command), V(not_applied) (read back differs), V(not_installed), V(timeout), V(failed).
+      implement a command), V(not_applied) (read back differs), V(not_installed), V(timeout), V(crashed)
+      (ipmitool ended by a signal), V(failed).
   returned: failure
   type: str
   sample: auth_failed

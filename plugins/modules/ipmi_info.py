@@ -21,6 +21,8 @@ description:
     against the BMC's thresholds and your own; the module itself never fails on a reading.
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
+extends_documentation_fragment:
+  - aiserver.gpu.ipmitool
 requirements:
   - C(ipmitool) where the module runs (for O(interface=open), the host with the BMC and the
     C(ipmi_si)/C(ipmi_devintf) kernel modules loaded).
@@ -28,10 +30,6 @@ options:
   host:
     description: Address of the BMC. Required unless O(interface=open).
     type: str
-  port:
-    description: UDP port of the BMC.
-    type: int
-    default: 623
   user:
     description: BMC user to log in as.
     type: str
@@ -69,18 +67,6 @@ options:
     type: list
     elements: str
     default: []
-  executable:
-    description: Name or path of ipmitool.
-    type: str
-    default: ipmitool
-  timeout:
-    description: Seconds one ipmitool run may take before it is killed.
-    type: int
-    default: 30
-  retries:
-    description: ipmitool's own retries (C(-R)) for each request.
-    type: int
-    default: 2
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -89,10 +75,6 @@ attributes:
   diff_mode:
     description: Will return details on what has changed (or possibly needs changing in diff mode when in check mode).
     support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 notes:
   - A failed login is told apart from an unreachable BMC by running ipmitool again with C(-v)
     (RV(error_kind) V(auth_failed), V(unknown_user), V(unreachable)).
@@ -214,7 +196,8 @@ warnings_parse:
 error_kind:
   description:
     - Why the task failed - V(not_installed), V(auth_failed), V(unknown_user), V(unreachable),
-      V(session_failed), V(no_device), V(invalid_command), V(timeout), V(failed).
+      V(session_failed), V(no_device), V(invalid_command), V(timeout), V(crashed) (ipmitool ended by a
+      signal), V(failed).
   returned: failure
   type: str
   sample: auth_failed

@@ -302,7 +302,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.aiserver.gpu.plugins.module_utils._nccl_tests import parse_nccl_log
-from ansible_collections.aiserver.gpu.plugins.module_utils._run_timeout import line_buffered, run_with_timeout
+from ansible_collections.aiserver.gpu.plugins.module_utils._runner import describe, find_executable, line_buffered, run
 
 LOG_LIMIT = 64 * 1024
 P2P_HANG = ("no output after the devices were listed for %d s: the classic broken-P2P hang; "
@@ -326,13 +326,9 @@ def env_value(value):
 def resolve(module, executable):
     """The path of ``executable``; fails the module when there is none, except in check mode
     (where an earlier task may not have built it yet), which gets None."""
-    if "/" in executable:
-        if os.path.isfile(executable) and os.access(executable, os.X_OK):
-            return executable
-    else:
-        path = module.get_bin_path(executable, required=False)
-        if path:
-            return path
+    path = find_executable(executable)
+    if path:
+        return path
     if module.check_mode:
         return None
     module.fail_json(
@@ -428,24 +424,20 @@ def main():
             module.exit_json(changed=False, failed=False, skipped=True, cmd=cmd, rc=None, timed_out=False,
                              msg="check mode: %s was not run%s" % (
                                  " ".join(cmd), "" if path else " (%s is not an executable file yet)" % cmd[0]))
-        environ = dict(os.environ)
-        for key, value in (params["env"] or {}).items():
-            if value is None:
-                environ.pop(str(key), None)
-            else:
-                environ[str(key)] = env_value(value)
-        run = run_with_timeout(line_buffered(cmd), params["timeout"], env=environ)
-        if run["error"]:
-            module.fail_json(msg="could not start %s: %s" % (cmd[0], run["error"]), cmd=cmd, rc=None, timed_out=False)
-        text = run["stdout"]
-        timed_out = run["timed_out"]
-        extra["rc"] = run["rc"]
+        env_update = dict((str(key), None if value is None else env_value(value))
+                          for key, value in (params["env"] or {}).items())
+        ran = run(line_buffered(cmd), params["timeout"], env_update=env_update, merge_stderr=True)
+        if ran["error"]:
+            module.fail_json(msg="%s." % describe(ran, os.path.basename(cmd[0])), cmd=cmd, rc=None, timed_out=False)
+        text = ran["stdout"]
+        timed_out = ran["timed_out"]
+        extra["rc"] = ran["rc"]
         parsed = parse_nccl_log(text, warn=warn)
         if timed_out:
-            silent_s = int(round(run["elapsed"] - (run["last_output_at"] or 0.0)))
+            silent_s = int(round(ran["elapsed"] - (ran["last_output_at"] or 0.0)))
             parsed["errors"].append(hang_sentence(parsed, silent_s, params["timeout"]))
-        elif run["rc"] != 0:
-            parsed["errors"].append("%s exited with rc %s" % (os.path.basename(cmd[0]), run["rc"]))
+        elif ran["rc"] != 0:
+            parsed["errors"].append(describe(ran, os.path.basename(cmd[0])))
         parsed["passed"] = bool(parsed["completed"] and not parsed["wrong_total"] and not parsed["errors"])
 
     hang = parsed["errors"][-1] if timed_out else None

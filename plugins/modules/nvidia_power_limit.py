@@ -268,7 +268,6 @@ stderr:
   sample: ""
 """
 
-import threading
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.aiserver.gpu.plugins.module_utils._nvidia_smi import (
@@ -280,6 +279,7 @@ from ansible_collections.aiserver.gpu.plugins.module_utils._nvidia_smi_run impor
     CALLS,
     resolve_executable,
     run_nvidia_smi,
+    run_raw,
 )
 from ansible_collections.aiserver.gpu.plugins.module_utils._power_limit import (
     classify_set_output,
@@ -297,39 +297,13 @@ ROOT_HINT = (
 )
 
 
-def run_change(module, cmd, timeout):
-    """Run one changing nvidia-smi command. Returns ``(rc, stdout, stderr, timed_out)``.
+def run_change(module, executable, cmd, timeout):
+    """Run one changing nvidia-smi command with the collection's runner (C locale, a
+    timeout that kills every process it started). Returns the runner's result.
 
     Not ``run_nvidia_smi``: that fails the module on any error, and here the caller must say
-    which changes were already made and tell nvidia-smi's own ``-pl`` errors apart. Like it,
-    the command runs in the C locale and is killed after ``timeout`` seconds
-    (``AnsibleModule.run_command`` has no timeout of its own: a timer kills the process).
-    """
-    CALLS.append(list(cmd))
-    fired = []
-    timers = []
-
-    def arm(proc):
-        def kill():
-            fired.append(True)
-            try:
-                proc.kill()
-            except OSError:
-                pass
-        timer = threading.Timer(timeout, kill)
-        timer.daemon = True
-        timers.append(timer)
-        timer.start()
-
-    try:
-        rc, out, err = module.run_command(cmd, environ_update={"LC_ALL": "C", "LANG": "C", "LANGUAGE": "C"},
-                                          before_communicate_callback=arm)
-    finally:
-        for timer in timers:
-            timer.cancel()
-    if fired:
-        return None, out, err, True
-    return rc, out, err, False
+    which changes were already made and tell nvidia-smi's own ``-pl`` errors apart."""
+    return run_raw(module, executable, cmd[1:], timeout)
 
 
 def quoted(stdout, stderr):
@@ -337,13 +311,16 @@ def quoted(stdout, stderr):
     return "'%s'" % text if text else "no output"
 
 
-def change_failure(cmd, action, rc, stdout, stderr, timed_out, timeout):
+def change_failure(cmd, action, rc, stdout, stderr, timed_out, timeout, signal=None):
     """``(error_kind, msg)`` for a failed ``-pl``/``-pm`` run, or None when it worked."""
     what = "%s %s" % ("setting the power limit of" if "-pl" in cmd else "enabling persistence mode on",
                       "GPU %s (%s, %s)" % (action["index"], action["name"], action["selector"]))
     if timed_out:
         kind, hint = classify_failure(None, "", "", timed_out=True)
         return kind, "%s: %s did not finish within %s s and was killed. %s" % (what, " ".join(cmd), timeout, hint)
+    if signal:
+        kind, hint = classify_failure(rc, stdout, stderr, signal=signal)
+        return kind, "%s failed: %s" % (what, hint)
     failure = classify_set_output(rc, stdout, stderr)
     if failure is None:
         return None
@@ -394,7 +371,7 @@ def main():
 
     def read():
         cmd = [executable, "-q", "-x"]
-        out = run_nvidia_smi(module, executable, ["-q", "-x"], timeout)
+        out = run_nvidia_smi(module, executable, ["-q", "-x"], timeout)["stdout"]
         try:
             gpus = parse_query_xml(out, warn)["gpus"]
         except NvidiaSmiParseError as exc:
@@ -422,9 +399,10 @@ def main():
     ran, outputs, done = [], {}, set()
     for position, cmd in enumerate(todo):
         action = by_selector[cmd[2]]
-        rc, stdout, stderr, timed_out = run_change(module, cmd, timeout)
+        res = run_change(module, executable, cmd, timeout)
+        rc, stdout, stderr, timed_out = res["rc"], res["stdout"], res["stderr"], res["timed_out"]
         ran.append(cmd)
-        failure = change_failure(cmd, action, rc, stdout, stderr, timed_out, timeout)
+        failure = change_failure(cmd, action, rc, stdout, stderr, timed_out, timeout, res["signal"])
         if failure:
             kind, msg = failure
             partial = set(done)

@@ -436,25 +436,25 @@ def main():
     def run(args):
         return _nvidia_smi_run.run_nvidia_smi(module, params["executable"], args, params["timeout"])
 
+    xml_run = None
     if offline:
         xml_text = read_saved(module, "xml_path")
         source = "xml_path %s" % params["xml_path"]
     else:
-        xml_text = run(["-q", "-x"])
+        xml_run = run(["-q", "-x"])
+        xml_text = xml_run["stdout"]
         source = "nvidia-smi -q -x"
     try:
         info = parse_query_xml(xml_text, warn=warn)
     except NvidiaSmiParseError as exc:
-        extra = {} if offline else {"stdout": xml_text, "cmd": _nvidia_smi_run.CALLS[-1]}
-        module.fail_json(msg="Cannot read the output of %s: %s." % (source, exc), error_kind="unparsable",
-                         nvidia_smi_calls=len(_nvidia_smi_run.CALLS), **extra)
+        _nvidia_smi_run.unreadable(module, source, exc, xml_run)
 
     topology = None
     if params["topology"]:
         if params["topology_path"]:
             topology = parse_topology(read_saved(module, "topology_path"), warn=warn)
         elif not offline:
-            topology = parse_topology(run(["topo", "-m"]), warn=warn)
+            topology = parse_topology(run(["topo", "-m"])["stdout"], warn=warn)
         if topology is not None:
             gpu_rows = [name for name in topology["devices"] if name.startswith("GPU")]
             if len(gpu_rows) != info["gpu_count"]:
@@ -471,7 +471,7 @@ def main():
             warn("p2p=%s is not run because xml_path is given; save `nvidia-smi topo -p2p %s` in p2p_path"
                  % (params["p2p"], params["p2p"]))
         else:
-            p2p = parse_p2p(run(["topo", "-p2p", params["p2p"]]), warn=warn)["matrix"]
+            p2p = parse_p2p(run(["topo", "-p2p", params["p2p"]])["stdout"], warn=warn)["matrix"]
 
     module.exit_json(
         changed=False,

@@ -278,20 +278,9 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.aiserver.gpu.plugins.module_utils._p2p_bandwidth import (
     log_tail,
     parse_p2p_log,
-    run_with_timeout,
     summarize,
 )
-
-
-def resolve_executable(module, executable):
-    """The path of ``executable`` (looked up in PATH when it has no ``/``), or None."""
-    if "/" in executable:
-        path = executable
-    else:
-        path = module.get_bin_path(executable, required=False)
-    if path and os.path.isfile(path) and os.access(path, os.X_OK):
-        return path
-    return None
+from ansible_collections.aiserver.gpu.plugins.module_utils._runner import describe, find_executable, run
 
 
 def main():
@@ -331,9 +320,9 @@ def main():
                 text = handle.read().decode("utf-8", "replace")
         except (IOError, OSError) as exc:
             module.fail_json(msg="Cannot read log_path %s (%s)." % (path, exc), **result)
-        rc, timed_out = None, False
+        rc, timed_out, ended = None, False, None
     else:
-        path = resolve_executable(module, params["executable"])
+        path = find_executable(params["executable"])
         cmd = [path or params["executable"]] + list(params["args"])
         result.update(cmd=cmd, rc=None)
         if path is None:
@@ -343,16 +332,15 @@ def main():
         if module.check_mode:
             result["msg"] = "Check mode: %s was not run." % " ".join(cmd)
             module.exit_json(failed=False, **result)
-        env = dict(os.environ)
-        env.update({"LC_ALL": "C", "LANG": "C", "LANGUAGE": "C"})
-        ran = run_with_timeout(cmd, params["timeout"], env=env)
+        ran = run(cmd, params["timeout"], merge_stderr=True)
         if ran["error"]:
-            module.fail_json(msg="Could not run %s: %s." % (path, ran["error"]), **result)
-        text, rc, timed_out = ran["output"], ran["rc"], ran["timed_out"]
+            module.fail_json(msg="%s." % describe(ran), **result)
+        text, rc, timed_out = ran["stdout"], ran["rc"], ran["timed_out"]
+        ended = describe(ran, timeout=params["timeout"])
 
     result.update(parse_p2p_log(text, warn=warn))
-    if rc not in (None, 0):
-        result["errors"].append("%s exited with status %d" % (result["cmd"][0], rc))
+    if rc not in (None, 0) and ended:
+        result["errors"].append(ended)
     if "cmd" in result:
         result["rc"] = rc
     result["timed_out"] = timed_out

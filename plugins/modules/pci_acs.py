@@ -64,6 +64,12 @@ options:
         E(PATH) and the sbin directories.
     type: str
     default: setpci
+  timeout:
+    description:
+      - Seconds one C(lspci) or C(setpci) run may take before it is killed (with every process it
+        started). A hanging C(lspci) usually means a device whose configuration space does not answer.
+    type: int
+    default: 60
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -288,6 +294,7 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.aiserver.gpu.plugins.module_utils._runner import describe, find_executable as which, run
 from ansible_collections.aiserver.gpu.plugins.module_utils._lspci import (
     acs_ctl_misplaced,
     acs_devices,
@@ -316,10 +323,10 @@ INSTALL_HINT = (
 def find_executable(module, option):
     name = module.params[option]
     if os.sep in name:
-        if os.path.isfile(name) and os.access(name, os.X_OK):
+        if which(name):
             return name
         module.fail_json(msg="%s %s is not an executable file; %s." % (option, name, INSTALL_HINT % option))
-    path = module.get_bin_path(name, required=False)
+    path = which(name)
     if not path:
         module.fail_json(
             msg="%s was not found in PATH or the sbin directories; %s." % (name, INSTALL_HINT % option)
@@ -345,13 +352,15 @@ def read_saved(module, path):
 
 def run_lspci(module, lspci):
     cmd = [lspci, "-D", "-vvv"]
-    rc, out, err = module.run_command(cmd, environ_update={"LC_ALL": "C", "LANG": "C"})
-    if rc != 0:
+    res = run(cmd, module.params["timeout"])
+    if not res.ok:
+        hint = ("a device's configuration space does not answer (a GPU fallen off the bus?): check dmesg"
+                if res["timed_out"] else "check that pciutils works on this host (see stderr)")
         module.fail_json(
-            msg="`%s` failed with rc %d; check that pciutils works on this host (see stderr)." % (" ".join(cmd), rc),
-            cmd=cmd, rc=rc, stdout=out, stderr=err,
+            msg="`%s`: %s; %s." % (" ".join(cmd), describe(res, "lspci", module.params["timeout"]), hint),
+            cmd=cmd, rc=res["rc"], stdout=res["stdout"], stderr=res["stderr"], timed_out=res["timed_out"],
         )
-    return out
+    return res["stdout"]
 
 
 def lockdown_mode():
@@ -385,10 +394,13 @@ def main():
             scope=dict(type="str", default="bridges", choices=["bridges", "all"]),
             lspci_executable=dict(type="str", default="lspci"),
             setpci_executable=dict(type="str", default="setpci"),
+            timeout=dict(type="int", default=60),
         ),
         supports_check_mode=True,
     )
     params = module.params
+    if params["timeout"] < 1:
+        module.fail_json(msg="timeout must be at least 1 second, got %d." % params["timeout"])
     state, scope, lspci_path = params["state"], params["scope"], params["lspci_path"]
     is_root = os.geteuid() == 0
 
@@ -452,13 +464,15 @@ def main():
         done = []
         for bdf in cleared:
             cmd = [setpci, "-s", bdf, SETPCI_REGISTER]
-            rc, out, err = module.run_command(cmd, environ_update={"LC_ALL": "C", "LANG": "C"})
-            if rc != 0:
+            res = run(cmd, params["timeout"])
+            if not res.ok:
                 module.fail_json(
-                    msg="`%s` failed with rc %d; ACS was cleared on %d of %d target(s) before it. "
+                    msg="`%s`: %s; ACS was cleared on %d of %d target(s) before it. "
                     "Check that the task runs as root and that kernel lockdown (Secure Boot) "
-                    "allows PCI config writes." % (" ".join(cmd), rc, len(done), len(cleared)),
-                    cmd=cmd, rc=rc, stdout=out, stderr=err, cleared=done, changed=bool(done),
+                    "allows PCI config writes." % (" ".join(cmd), describe(res, "setpci", params["timeout"]),
+                                                   len(done), len(cleared)),
+                    cmd=cmd, rc=res["rc"], stdout=res["stdout"], stderr=res["stderr"], cleared=done,
+                    changed=bool(done),
                 )
             done.append(bdf)
         after = scan_lspci(run_lspci(module, lspci), warn)["devices"]

@@ -389,11 +389,40 @@ def test_device_handle_line_fails_even_with_rc_0_and_good_xml():
     assert result[0] == "nvml_unknown_error"
 
 
-@pytest.mark.parametrize("rc,kind", [(9, "driver_not_loaded"), (12, "not_installed"), (15, "gpu_lost"),
-                                     (17, "access_blocked"), (2, "unparsable"), (255, "unparsable")])
+@pytest.mark.parametrize("rc,kind", [(2, "invalid_argument"), (3, "not_supported"), (4, "insufficient_permissions"),
+                                     (6, "not_found"), (8, "insufficient_power"), (9, "driver_not_loaded"),
+                                     (10, "irq_issue"), (12, "not_installed"), (13, "function_not_found"),
+                                     (14, "inforom_corrupted"), (15, "gpu_lost"), (16, "reset_required"),
+                                     (17, "access_blocked"), (18, "driver_library_mismatch"),
+                                     (255, "internal_error"), (5, "failed"), (1, "failed")])
 def test_classify_by_exit_code_when_no_line_is_known(rc, kind):
     result = classify_failure(rc, "", "something new\n")
     assert result[0] == kind and "something new" in result[1]
+
+
+def test_a_silent_documented_exit_code_quotes_the_manual():
+    """rc 3 with no text at all: the manual's meaning, not "a message this module does not know"."""
+    kind, msg = classify_failure(3, "", "")
+    assert kind == "not_supported"
+    assert "rc=3: the requested operation is not available on target device" in msg
+    assert "printed nothing" in msg
+
+
+def test_rc_9_in_another_language_is_still_driver_not_loaded():
+    german = ("NVIDIA-SMI ist fehlgeschlagen, weil keine Kommunikation mit dem NVIDIA-Treiber m\u00f6glich war. "
+              "Stellen Sie sicher, dass der neueste NVIDIA-Treiber installiert ist und l\u00e4uft.")
+    assert classify_failure(9, german, "")[0] == "driver_not_loaded"
+
+
+def test_a_crash_is_crashed_not_unknown():
+    kind, msg = classify_failure(-11, "", "", signal="SIGSEGV")
+    assert kind == "crashed" and "SIGSEGV" in msg and "reinstall" in msg
+
+
+def test_rc_0_with_only_stderr_is_a_failure_quoting_stderr():
+    kind, msg = classify_failure(0, "", "Unable to query the GPUs: something unexpected\n")
+    assert kind == "unparsable" and "something unexpected" in msg
+    assert classify_failure(0, "", "") is None
 
 
 def test_classify_success_timeout_and_not_found():
@@ -406,8 +435,10 @@ def test_classify_success_timeout_and_not_found():
 def test_every_kind_is_reachable():
     reached = {
         classify_failure(None, "", "", not_found=True)[0], classify_failure(None, "", "", timed_out=True)[0],
-        classify_failure(3, "", "odd")[0],
+        classify_failure(3, "", "odd")[0], classify_failure(-6, "", "", signal="SIGABRT")[0],
+        classify_failure(0, "", "only stderr")[0],
     }
+    reached.update(classify_failure(rc, "", "")[0] for rc in list(range(1, 20)) + [255])
     reached.update(kind for kind, _words in FAILURE_CASES.values())
     reached.add(classify_failure(SMI_DEBIAN_NO_RECOMMENDS[0], "", SMI_DEBIAN_NO_RECOMMENDS[1])[0])
     assert reached == set(ERROR_KINDS)

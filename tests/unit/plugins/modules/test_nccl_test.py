@@ -240,14 +240,14 @@ def test_run_bare_name_found_in_path(standin, run_module):
 def test_run_failing(standin):
     result, _warnings = standin({}, out=NCCL_3X3090_WRONG_FAILED, rc=1)
     assert result["failed"] and result["passed"] is False and result["rc"] == 1
-    assert result["errors"] == ["# Out of bounds values : 162 FAILED", "all_reduce_perf exited with rc 1"]
+    assert result["errors"] == ["# Out of bounds values : 162 FAILED", "all_reduce_perf exited with status 1"]
     assert len(result["results"]) == 27
 
 
 def test_run_nonzero_rc_after_a_complete_table_is_an_error(standin):
     result, _warnings = standin({"fail_on_error": False}, out=NCCL_2X2080TI_ALL_REDUCE, rc=3)
     assert not result.get("failed") and result["passed"] is False and result["completed"] is True
-    assert result["errors"] == ["all_reduce_perf exited with rc 3"]
+    assert result["errors"] == ["all_reduce_perf exited with status 3"]
     assert result["msg"].startswith("NCCL errors")
 
 

@@ -46,7 +46,7 @@ MODULE = "nvidia_smi_info"
 # The stand-in nvidia-smi (tests only). It appends "argv | LC_ALL=... LANG=..." to $STANDIN_LOG, then:
 # with $STANDIN_SLEEP it starts `sleep` as a child (pid in $STANDIN_LOG.sleep) and waits for it;
 # with $STANDIN_ERR it prints that file to stderr (and $STANDIN_OUT, if set, to stdout) and exits
-# $STANDIN_RC; otherwise it prints the capture for the subcommand and exits 0.
+# $STANDIN_RC (or kills itself with $STANDIN_SIGNAL); otherwise it prints the capture for the subcommand and exits 0.
 STANDIN = r"""#!/bin/sh
 # STAND-IN for nvidia-smi, written by tests/unit/plugins/modules/test_nvidia_smi_info.py.
 echo "$* | LC_ALL=$LC_ALL LANG=$LANG" >> "$STANDIN_LOG"
@@ -58,6 +58,7 @@ fi
 if [ -n "$STANDIN_ERR" ]; then
   if [ -n "$STANDIN_OUT" ]; then cat "$STANDIN_OUT"; fi
   cat "$STANDIN_ERR" >&2
+  if [ -n "$STANDIN_SIGNAL" ]; then kill -s "$STANDIN_SIGNAL" $$; fi
   exit "$STANDIN_RC"
 fi
 case "$1 $2" in
@@ -106,9 +107,10 @@ def standin(tmp_path, run_module):
     log = tmp_path / "standin.log"
 
     def call(args, xml=SMI_XML_DUAL_2080, topo=SMI_TOPO_2X2080TI_PIX, p2p=SMI_P2P_2X2080TI_NS,
-             err_text=None, rc=0, out=None, sleep=None, **kwargs):
+             err_text=None, rc=0, out=None, sleep=None, signal="", **kwargs):
         env = {"STANDIN_LOG": str(log), "STANDIN_XML": fx(xml), "STANDIN_TOPO": fx(topo), "STANDIN_P2P": fx(p2p),
                "STANDIN_ERR": "", "STANDIN_OUT": "", "STANDIN_RC": str(rc), "STANDIN_SLEEP": str(sleep or ""),
+               "STANDIN_SIGNAL": signal,
                "LC_ALL": "de_DE.UTF-8", "LANG": "de_DE.UTF-8"}
         if err_text is not None:
             err_file = tmp_path / "stderr.txt"
@@ -375,3 +377,31 @@ def test_not_executable_is_not_installed(run_module, tmp_path):
     os.chmod(str(plain), 0o644)
     result = run_module(MODULE, {"executable": str(plain)})
     assert result["failed"] and result["error_kind"] == "not_installed"
+
+
+def test_standin_rc_0_with_the_error_only_on_stderr_quotes_it(standin):
+    """Exit 0, nothing on stdout, the reason on stderr: a failure that says the reason
+    (before: "no XML in the output", stderr dropped)."""
+    result, _calls = standin({}, err_text="Unable to query GPUs: a brand-new message\n", rc=0)
+    assert result["failed"] and result["error_kind"] == "unparsable"
+    assert "a brand-new message" in result["msg"]
+    assert result["stderr"] == "Unable to query GPUs: a brand-new message\n"
+
+
+def test_standin_garbage_with_stderr_quotes_stderr(standin):
+    result, _calls = standin({}, err_text="warning: something odd\n", rc=0, out=SMI_TOPO_2X2080TI_PIX)
+    assert result["failed"] and result["error_kind"] == "unparsable"
+    assert "something odd" in result["msg"] and "GPU0" in result["stdout"]
+
+
+def test_standin_crash_is_crashed(standin):
+    """A real crash: the stand-in shell kills itself with SIGSEGV after printing nothing."""
+    result, _calls = standin({}, err_text="", signal="SEGV")
+    assert result["failed"] and result["error_kind"] == "crashed"
+    assert "SIGSEGV" in result["msg"] and result["rc"] == -11
+
+
+def test_standin_silent_rc_3_names_the_documented_meaning(standin):
+    result, _calls = standin({}, err_text="", rc=3)
+    assert result["failed"] and result["error_kind"] == "not_supported"
+    assert "not available on target device" in result["msg"]
