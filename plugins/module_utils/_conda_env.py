@@ -222,10 +222,7 @@ def parse_conda_list(text, warn=None):
     warn = warn or (lambda message: None)
     stripped = (text or "").strip()
     if stripped.startswith("[") or stripped.startswith("{"):
-        try:
-            data = json.loads(stripped)
-        except ValueError as exc:
-            raise CondaEnvError("conda list --json printed text that is not JSON (%s)." % exc)
+        data = _json(stripped, "conda list --json")
         if isinstance(data, dict):
             raise CondaEnvError("conda list --json reported an error: %s" % (data.get("message") or data.get("error") or data))
         records = []
@@ -297,13 +294,37 @@ def _same_channel(wanted, installed):
     return wanted == installed or installed.endswith("/" + wanted)
 
 
-def find_env(env_list_text, name):
-    """The prefix of environment ``name`` from ``conda env list --json``, or None."""
+def _json(text, what):
     try:
-        data = json.loads(env_list_text)
+        return json.loads(text)
+    except RecursionError:
+        raise CondaEnvError("%s printed JSON nested too deep to read; run it by hand to see why." % what)
     except ValueError as exc:
-        raise CondaEnvError("conda env list --json printed text that is not JSON (%s)." % exc)
-    for prefix in data.get("envs", []):
+        raise CondaEnvError("%s printed text that is not JSON (%s): %s" % (what, exc, (text or "").strip()[:200]))
+
+
+def find_env(env_list_text, name):
+    """The prefix of environment ``name`` from ``conda env list --json``, or None.
+
+    Anything else than conda's ``{"envs": [prefix, ...]}`` is an error that says what was
+    printed (conda's own ``--json`` error object names the problem in ``message``)."""
+    what = "conda env list --json"
+    data = _json(env_list_text, what)
+    if not isinstance(data, dict):
+        raise CondaEnvError("%s printed a JSON %s instead of an object with an 'envs' list: %s"
+                            % (what, type(data).__name__, (env_list_text or "").strip()[:200]))
+    if "envs" not in data:
+        said = data.get("message") or data.get("error") or data.get("exception_name")
+        raise CondaEnvError("%s %s" % (what, ("reported an error: %s" % said) if said else
+                                       "printed no 'envs' list: %s" % (env_list_text or "").strip()[:200]))
+    envs = data["envs"]
+    if not isinstance(envs, list):
+        raise CondaEnvError("%s printed 'envs' as a JSON %s, not a list of prefixes" % (what, type(envs).__name__))
+    bad = [prefix for prefix in envs if not isinstance(prefix, str)]
+    if bad:
+        raise CondaEnvError("%s lists %d environment(s) that are not prefix paths (%r); the conda installation "
+                            "looks damaged: run conda env list by hand" % (what, len(bad), bad[:3]))
+    for prefix in envs:
         parts = prefix.rstrip("/").split("/")
         if len(parts) >= 2 and parts[-2] == "envs" and parts[-1] == name:
             return prefix

@@ -35,6 +35,27 @@ class CondarcError(ValueError):
     """The .condarc cannot be used as it is; the message says where and what to do."""
 
 
+if yaml is not None:
+    class _StrictLoader(yaml.SafeLoader):  # pylint: disable=too-many-ancestors
+        """PyYAML's safe loader, refusing a key given twice in one mapping (PyYAML would keep
+        the last silently, and which one conda honours is then a guess)."""
+
+        def construct_mapping(self, node, deep=False):
+            seen = {}
+            for key_node, _value_node in node.value:
+                try:
+                    key = self.construct_object(key_node, deep=True)
+                    hash(key)
+                except (TypeError, yaml.YAMLError):
+                    continue
+                if key in seen:
+                    raise CondarcError(
+                        "the key %r is set twice in one mapping (lines %d and %d)"
+                        % (key, seen[key] + 1, key_node.start_mark.line + 1))
+                seen[key] = key_node.start_mark.line
+            return yaml.SafeLoader.construct_mapping(self, node, deep=deep)
+
+
 def load(text, path=".condarc"):
     """Parse .condarc text; an empty file, or one holding only comments, is an empty mapping."""
     if yaml is None:
@@ -42,7 +63,13 @@ def load(text, path=".condarc"):
     if text is None or not text.strip():
         return {}
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except CondarcError as exc:
+        raise CondarcError("%s: %s. Keep the one you mean and remove the other; the file was left unchanged."
+                           % (path, exc))
+    except RecursionError:
+        raise CondarcError("%s is nested too deep to be read (thousands of levels): it is not a conda "
+                           "configuration. Fix the file by hand; it was left unchanged." % path)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""

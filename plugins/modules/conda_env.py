@@ -27,8 +27,14 @@ description:
     C(name>=1.2,<2), C(name=1.2=build)); other forms fail with a message. pip requirements
     are compared by name and version constraint; others (URLs, C(-r)) are not compared and
     give a warning.
+  - Every conda run is killed, with every process it started, after its timeout (O(timeout) for
+    create/update, at most 300 s for the queries): a dead proxy or channel ends in a clear failure,
+    never a task that hangs.
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
+extends_documentation_fragment:
+  - ansible.builtin.files
+  - aiserver.gpu.attributes
 options:
   name:
     description: The environment's name (not C(base)).
@@ -63,16 +69,17 @@ options:
     type: path
     default: /opt/conda/bin/conda
   timeout:
-    description: Seconds one conda create/update may take.
+    description:
+      - Seconds one C(conda env create) or C(conda env update) may take before it is killed; the
+        queries (C(conda env list), C(conda list)) get the same or 300 s, whichever is less.
     type: int
     default: 3600
 attributes:
   check_mode:
-    description: Reports whether the spec file or the environment would change, and the unmet specs; runs no change.
-    support: full
+    details: Reports whether the spec file or the environment would change, and the unmet specs; runs no change.
   diff_mode:
-    description: Shows the spec file before and after.
-    support: full
+    details: Shows the spec file before and after. The spec file keeps its mode and owner unless O(mode),
+      O(owner) or O(group) are set; a new one is 0644.
 """
 
 EXAMPLES = r"""
@@ -117,37 +124,47 @@ command:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.aiserver.gpu.plugins.module_utils import _safe_write
 from ansible_collections.aiserver.gpu.plugins.module_utils._conda_env import (
     CondaEnvError, build_spec, find_env, parse_conda_list, spec_text, split_dependencies, unmet)
+from ansible_collections.aiserver.gpu.plugins.module_utils._runner import describe, run
 
 HEADER = "# conda environment spec written by aiserver.gpu (role conda_fastchan); conda env create -f this file"
 
 
-def _run(module, args, timeout=None):
-    env = dict(LANG="C", LC_ALL="C", CONDA_ALWAYS_YES="true")
-    try:
-        return module.run_command(args, environ_update=env, timeout=timeout) if timeout else \
-            module.run_command(args, environ_update=env)
-    except TypeError:  # ansible-core without run_command(timeout=)
-        return module.run_command(args, environ_update=env)
+# The most a query (conda env list, conda list) may take; create/update get the timeout option.
+QUERY_TIMEOUT = 300
 
 
-def _installed(module, conda, name):
-    rc, out, err = _run(module, [conda, "env", "list", "--json"])
+def _run(module, args, timeout, what, **extra):
+    """Run conda with the collection's runner (C locale, killed with everything it started
+    after ``timeout`` s); a timeout or a run that cannot start fails the module."""
+    res = run(args, timeout, env_update={"CONDA_ALWAYS_YES": "true"})
+    if res["error"] or res["timed_out"]:
+        hint = (" conda waits on the network when a channel or proxy does not answer: check the channels in "
+                ".condarc and the proxy settings, or raise the timeout" if res["timed_out"] else "")
+        module.fail_json(msg="%s: %s.%s" % (what, describe(res, "conda", timeout), hint), cmd=args, rc=res["rc"],
+                         stdout=res["stdout"], stderr=res["stderr"], timed_out=res["timed_out"], **extra)
+    return res["rc"], res["stdout"], res["stderr"]
+
+
+def _installed(module, conda, name, timeout, out):
+    query = min(timeout, QUERY_TIMEOUT)
+    rc, stdout, stderr = _run(module, [conda, "env", "list", "--json"], query, "conda env list --json", **out)
     if rc != 0:
-        module.fail_json(msg="conda env list --json failed (rc %d): %s" % (rc, (err or out).strip()), rc=rc, stdout=out, stderr=err)
-    prefix = find_env(out, name)
+        module.fail_json(msg="conda env list --json failed (rc %d): %s" % (rc, (stderr or stdout).strip()), rc=rc,
+                         stdout=stdout, stderr=stderr, **out)
+    prefix = find_env(stdout, name)
     if prefix is None:
         return None, []
-    rc, out, err = _run(module, [conda, "list", "--json", "-p", prefix])
+    rc, stdout, stderr = _run(module, [conda, "list", "--json", "-p", prefix], query, "conda list --json", **out)
     if rc != 0:
-        module.fail_json(msg="conda list --json -p %s failed (rc %d): %s" % (prefix, rc, (err or out).strip()),
-                         rc=rc, stdout=out, stderr=err)
-    return prefix, parse_conda_list(out, warn=module.warn)
+        module.fail_json(msg="conda list --json -p %s failed (rc %d): %s" % (prefix, rc, (stderr or stdout).strip()),
+                         rc=rc, stdout=stdout, stderr=stderr, **out)
+    return prefix, parse_conda_list(stdout, warn=module.warn)
 
 
 def main():
@@ -162,9 +179,13 @@ def main():
             conda=dict(type="path", default="/opt/conda/bin/conda"),
             timeout=dict(type="int", default=3600),
         ),
+        add_file_common_args=True,
         supports_check_mode=True,
     )
     params = module.params
+    if params["timeout"] < 1:
+        module.fail_json(msg="timeout must be at least 1 second, got %d." % params["timeout"])
+    args = _safe_write.file_args(module)
     try:
         spec = build_spec(params["name"], params["channels"], params["dependencies"], params["pip"])
         conda_specs, pip_specs = split_dependencies(spec["dependencies"])
@@ -172,22 +193,11 @@ def main():
         module.fail_json(msg="conda environment %s: %s" % (params["name"], exc))
     text = spec_text(spec, HEADER)
     path = params["spec_path"]
-    before = None
-    if os.path.exists(path):
-        with open(path, "rb") as handle:
-            before = handle.read().decode("utf-8", "replace")
-    out = dict(changed=before != text, spec=spec, spec_changed=before != text)
+    before = _safe_write.read_text(module, path, "spec_path")
+    done = _safe_write.commit(module, [_safe_write.Edit(path, before, text)], backup=False, args=args)
+    out = dict(changed=done["changed"], spec=spec, spec_changed=before != text)
     if module._diff:
-        out["diff"] = dict(before=before or "", after=text, before_header=path, after_header=path)
-    if out["spec_changed"] and not module.check_mode:
-        folder = os.path.dirname(path) or "."
-        if not os.path.isdir(folder):
-            os.makedirs(folder, 0o755)
-        fd, tmp = tempfile.mkstemp(prefix=".conda-env.", dir=folder)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode("utf-8"))
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
+        out["diff"] = done["diff"][0] if done["diff"] else dict(before=before or "", after=before or "")
     if not params["create"]:
         module.exit_json(**out)
 
@@ -196,7 +206,7 @@ def main():
         module.fail_json(msg="conda is not at %s: install it first (conda_fastchan_install), or set create=false "
                              "to write the spec file only." % conda, **out)
     try:
-        prefix, installed = _installed(module, conda, params["name"])
+        prefix, installed = _installed(module, conda, params["name"], params["timeout"], out)
         missing = unmet(conda_specs, pip_specs, installed, warn=module.warn)
     except CondaEnvError as exc:
         module.fail_json(msg="conda environment %s: %s" % (params["name"], exc), **out)
@@ -208,13 +218,14 @@ def main():
         module.exit_json(**out)
     verb = "create" if prefix is None else "update"
     command = [conda, "env", verb, "--file", path, "--name", params["name"]]
-    rc, stdout, stderr = _run(module, command, timeout=params["timeout"])
+    rc, stdout, stderr = _run(module, command, params["timeout"], "conda env %s for %s" % (verb, params["name"]),
+                              **dict(out, command=command))
     out.update(command=command, stdout=stdout, stderr=stderr, rc=rc)
     if rc != 0:
         module.fail_json(msg="conda env %s for %s failed (rc %d); the channels may be unreachable or the specs "
                              "unsatisfiable: %s" % (verb, params["name"], rc, (stderr or stdout).strip()[-2000:]), **out)
     try:
-        prefix, installed = _installed(module, conda, params["name"])
+        prefix, installed = _installed(module, conda, params["name"], params["timeout"], out)
         still = unmet(conda_specs, pip_specs, installed, warn=module.warn)
     except CondaEnvError as exc:
         module.fail_json(msg="conda environment %s: %s" % (params["name"], exc), **out)

@@ -19,13 +19,20 @@ description:
   - A file that is not a YAML mapping, or whose C(channels) is not a list of names, fails
     the task with the line and column of the error, and is left unchanged. A missing file
     is created when there is something to write.
+  - A key set twice in one mapping, or YAML nested too deep to read, is refused the same way.
   - The file is rewritten only when the settings change (compared as data, not as text),
-    through a temporary file and an atomic rename; a backup is kept with O(backup).
+    through a temporary file in its folder and an atomic rename; a backup is kept with O(backup).
     Comments, conda's C(#!final) markers included, do not survive a rewrite (PyYAML).
+  - The file keeps its mode, owner and group (a C(.condarc) that holds a proxy password stays
+    0600) unless O(mode), O(owner) or O(group) are set; a new file is created 0644. When O(path)
+    is a symbolic link, the file it points to is edited and the link stays.
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
 requirements:
   - PyYAML on the target (Debian/Ubuntu package C(python3-yaml))
+extends_documentation_fragment:
+  - ansible.builtin.files
+  - aiserver.gpu.attributes
 options:
   path:
     description: The .condarc to edit.
@@ -54,21 +61,15 @@ options:
     type: list
     elements: str
     default: []
-  mode:
-    description: Mode of the file when it is written.
-    type: str
-    default: "0644"
   backup:
     description: Keep a timestamped copy of the file as it was before a change.
     type: bool
     default: true
 attributes:
   check_mode:
-    description: Reports what would change and the resulting RV(config); writes nothing.
-    support: full
+    details: Reports what would change and the resulting RV(config); writes nothing.
   diff_mode:
-    description: Shows the file before and after.
-    support: full
+    details: Shows the file before and after.
 """
 
 EXAMPLES = r"""
@@ -93,13 +94,16 @@ backup_file:
   returned: changed and backup made
   type: str
   sample: /opt/conda/.condarc.12345.2026-11-28@12:00:00~
+path:
+  description: The file that was (or would be) written; the target of O(path) when that is a symbolic link.
+  returned: success
+  type: str
+  sample: /opt/conda/.condarc
 """
-
-import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.aiserver.gpu.plugins.module_utils import _safe_write
 from ansible_collections.aiserver.gpu.plugins.module_utils._condarc import CondarcError, plan
 
 
@@ -111,43 +115,26 @@ def main():
             keep_other_channels=dict(type="bool", default=True),
             settings=dict(type="dict", default={}),
             remove=dict(type="list", elements="str", default=[]),
-            mode=dict(type="str", default="0644"),
             backup=dict(type="bool", default=True),
         ),
+        add_file_common_args=True,
         supports_check_mode=True,
     )
     path = module.params["path"]
-    try:
-        mode = int(module.params["mode"], 8)
-    except ValueError:
-        module.fail_json(msg="mode must be an octal string such as '0644', not %r." % module.params["mode"])
-    text = None
-    if os.path.exists(path):
-        try:
-            with open(path, "rb") as handle:
-                text = handle.read().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            module.fail_json(msg="Cannot read %s (%s); it was left unchanged." % (path, exc))
+    args = _safe_write.file_args(module)
+    text = _safe_write.read_text(module, path, ".condarc")
     try:
         result = plan(text, module.params["channels"], module.params["settings"], module.params["remove"],
                       module.params["keep_other_channels"], path)
     except CondarcError as exc:
         module.fail_json(msg=str(exc))
-    out = dict(changed=result["changed"], config=result["after"])
+    edit = _safe_write.Edit(path, text, result["text"] if result["changed"] else text)
+    done = _safe_write.commit(module, [edit], backup=module.params["backup"], args=args)
+    out = dict(changed=done["changed"], config=result["after"], path=edit.target)
     if module._diff:
-        out["diff"] = dict(before=text or "", after=result["text"] if result["changed"] else (text or ""),
-                           before_header=path, after_header=path)
-    if result["changed"] and not module.check_mode:
-        folder = os.path.dirname(path) or "."
-        if not os.path.isdir(folder):
-            os.makedirs(folder, 0o755)
-        if module.params["backup"] and text is not None:
-            out["backup_file"] = module.backup_local(path)
-        fd, tmp = tempfile.mkstemp(prefix=".condarc.", dir=folder)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(result["text"].encode("utf-8"))
-        module.atomic_move(tmp, path)
-        os.chmod(path, mode)
+        out["diff"] = done["diff"][0] if done["diff"] else dict(before=text or "", after=text or "")
+    if done["backup_files"]:
+        out["backup_file"] = done["backup_files"][0]
     module.exit_json(**out)
 
 

@@ -17,11 +17,20 @@ description:
     merged as sets (O(list_mode=append_unique)) or replaced.
   - A file that is not a JSON object fails the task with the line and column of the error,
     and is left unchanged. A missing file is created when there is something to write.
+  - Refused, with the file left byte for byte, are also a key set twice in one object (dockerd
+    would silently take the last), C(NaN)/C(Infinity) (not JSON), JSON nested too deep to read,
+    and a key the task sets as an object (C(runtimes)) that holds another kind of value.
   - The file is rewritten only when the settings change (compared as data, not as text),
-    through a temporary file and an atomic rename; a backup is kept with O(backup).
+    through a temporary file in its folder and an atomic rename; a backup is kept with O(backup).
+    The file keeps its mode, owner and group unless O(mode), O(owner) or O(group) are set; a new file
+    is created 0644. When O(path) is a symbolic link, the file it points to is edited and the link
+    stays.
   - This module does not restart dockerd; notify a handler when the task reports a change.
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
+extends_documentation_fragment:
+  - ansible.builtin.files
+  - aiserver.gpu.attributes
 options:
   path:
     description: The daemon configuration file.
@@ -51,11 +60,9 @@ options:
     default: true
 attributes:
   check_mode:
-    description: Reports what would change and the resulting RV(config); writes nothing.
-    support: full
+    details: Reports what would change and the resulting RV(config); writes nothing.
   diff_mode:
-    description: Shows the file before and after.
-    support: full
+    details: Shows the file before and after.
 """
 
 EXAMPLES = r"""
@@ -85,13 +92,16 @@ backup_file:
   returned: changed and backup made
   type: str
   sample: /etc/docker/daemon.json.12345.2026-11-28@12:00:00~
+path:
+  description: The file that was (or would be) written; the target of O(path) when that is a symbolic link.
+  returned: success
+  type: str
+  sample: /etc/docker/daemon.json
 """
-
-import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.aiserver.gpu.plugins.module_utils import _safe_write
 from ansible_collections.aiserver.gpu.plugins.module_utils._daemon_json import DaemonJsonError, plan
 
 
@@ -104,37 +114,25 @@ def main():
             list_mode=dict(type="str", choices=["append_unique", "replace"], default="append_unique"),
             backup=dict(type="bool", default=True),
         ),
+        add_file_common_args=True,
         supports_check_mode=True,
     )
     path = module.params["path"]
-    text = None
-    if os.path.exists(path):
-        try:
-            with open(path, "rb") as handle:
-                text = handle.read().decode("utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            module.fail_json(msg="Cannot read %s (%s); it was left unchanged." % (path, exc))
+    args = _safe_write.file_args(module)
+    text = _safe_write.read_text(module, path, "daemon.json")
     try:
         result = plan(text, module.params["settings"], module.params["remove"], module.params["list_mode"], path)
     except DaemonJsonError as exc:
         module.fail_json(msg=str(exc))
     for warning in result["warnings"]:
         module.warn(warning)
-    out = dict(changed=result["changed"], config=result["after"])
+    edit = _safe_write.Edit(path, text, result["text"] if result["changed"] else text)
+    done = _safe_write.commit(module, [edit], backup=module.params["backup"], args=args)
+    out = dict(changed=done["changed"], config=result["after"], path=edit.target)
     if module._diff:
-        out["diff"] = dict(before=text or "", after=result["text"] if result["changed"] else (text or ""),
-                           before_header=path, after_header=path)
-    if result["changed"] and not module.check_mode:
-        folder = os.path.dirname(path) or "."
-        if not os.path.isdir(folder):
-            os.makedirs(folder, 0o755)
-        if module.params["backup"] and text is not None:
-            out["backup_file"] = module.backup_local(path)
-        fd, tmp = tempfile.mkstemp(prefix=".daemon.json.", dir=folder)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(result["text"].encode("utf-8"))
-        os.chmod(tmp, 0o644)
-        module.atomic_move(tmp, path)
+        out["diff"] = done["diff"][0] if done["diff"] else dict(before=text or "", after=text or "")
+    if done["backup_files"]:
+        out["backup_file"] = done["backup_files"][0]
     module.exit_json(**out)
 
 

@@ -141,3 +141,23 @@ def test_find_env():
     assert find_env(listing, "fastai") == "/opt/conda/envs/fastai"
     assert find_env(listing, "torch") == "/data/envs/torch"      # an envs_dirs folder of the user's
     assert find_env(listing, "other") is None
+
+
+@pytest.mark.parametrize("text,words", [
+    # Before: "'list' object has no attribute 'get'".
+    ('["/opt/conda", "/opt/conda/envs/fastai"]', "a JSON list instead of an object"),
+    # Before: "'int' object has no attribute 'rstrip'".
+    ('{"envs": ["/opt/conda", 3, null]}', "2 environment(s) that are not prefix paths"),
+    ('{"envs": "/opt/conda"}', "'envs' as a JSON str, not a list"),
+    # conda's own --json error object.
+    ('{"caused_by": "None", "error": "CondaHTTPError: HTTP 000 CONNECTION FAILED", '
+     '"exception_name": "CondaHTTPError", "message": "HTTP 000 CONNECTION FAILED for url"}',
+     "reported an error: HTTP 000 CONNECTION FAILED"),
+    ('{"other": 1}', "printed no 'envs' list"),
+    ("Traceback (most recent call last):", "not JSON"),
+    ("[" * 100000, "nested too deep"),
+])
+def test_find_env_with_what_a_broken_conda_prints(text, words):
+    with pytest.raises(CondaEnvError) as exc:
+        find_env(text, "fastai")
+    assert words in str(exc.value)

@@ -45,3 +45,28 @@ def test_bad_spec_fails_before_writing(run_module, tmp_path):
                                       "spec_path": str(path), "create": False})
     assert result["failed"] is True and "cannot read the conda package spec" in result["msg"]
     assert not path.exists()
+
+
+def test_a_conda_that_hangs_is_killed_after_the_timeout(run_module, tmp_path):
+    """Before: run_command(timeout=) raised TypeError, the fallback ran without a timeout and
+    conda_fastchan_env_timeout had no effect. Here a program in conda's place never answers
+    (as conda does behind a dead proxy); it and its child must be gone after the timeout."""
+    import time
+    pids = tmp_path / "pids"
+    hung = tmp_path / "conda"
+    hung.write_text("#!/bin/sh\nsleep 300 &\necho $! >> %s\necho $$ >> %s\nwait\n" % (pids, pids))
+    hung.chmod(0o755)
+    start = time.monotonic()
+    result = run_module("conda_env", dict(ARGS, spec_path=str(tmp_path / "fastai.yml"), conda=str(hung), timeout=2))
+    assert time.monotonic() - start < 30
+    assert result["failed"] is True and result["timed_out"] is True
+    assert "conda env list --json: conda did not finish within 2 s and was killed" in result["msg"]
+    assert "proxy" in result["msg"]
+    for pid in (int(line) for line in pids.read_text().split()):
+        assert not os.path.exists("/proc/%d" % pid) or open("/proc/%d/stat" % pid).read().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_timeout_must_be_positive(run_module, tmp_path):
+    result = run_module("conda_env", dict(ARGS, spec_path=str(tmp_path / "x.yml"), timeout=0))
+    assert result["failed"] is True and "timeout must be at least 1 second" in result["msg"]
+    assert not (tmp_path / "x.yml").exists()

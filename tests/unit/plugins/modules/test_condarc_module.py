@@ -50,3 +50,24 @@ def test_missing_file_and_folder_are_created(run_module, tmp_path):
     assert result["changed"] is True and "backup_file" not in result
     assert yaml.safe_load(path.read_text())["channels"] == ["fastchan", "conda-forge"]
     assert oct(os.stat(path).st_mode & 0o777) == "0o640"
+
+
+def test_a_key_twice_or_deep_nesting_fails_named_untouched(run_module, tmp_path):
+    """Before: a key given twice was accepted silently (the last won), deep nesting gave a
+    RecursionError traceback."""
+    cases = [
+        ("twice", "channels:\n  - defaults\nchannel_priority: flexible\nchannel_priority: strict\n",
+         ["'channel_priority' is set twice", "lines 3 and 4"]),
+        ("twice-nested", "proxy_servers:\n  http: a\n  http: b\n", ["'http' is set twice", "lines 2 and 3"]),
+        ("deep", "a: " + "[" * 20000 + "]" * 20000 + "\n", ["nested too deep"]),
+    ]
+    for case, text, words in cases:
+        folder = tmp_path / case
+        folder.mkdir()
+        path = folder / ".condarc"
+        path.write_text(text)
+        result = run_module("condarc", dict(ARGS, path=str(path), backup=True))
+        assert result["failed"] is True, case
+        for word in words:
+            assert word in result["msg"], (case, word, result["msg"])
+        assert path.read_text() == text and os.listdir(str(folder)) == [".condarc"], case

@@ -45,3 +45,35 @@ def test_missing_file_and_folder_are_created(run_module, tmp_path):
     result = run_module("docker_daemon_json", {"path": str(path), "settings": NVIDIA})
     assert result["changed"] is True and "backup_file" not in result
     assert json.loads(path.read_text()) == NVIDIA
+
+
+BAD_FILES = [
+    ("duplicate-key", '{\n  "log-driver": "json-file",\n  "log-driver": "journald"\n}\n',
+     ['"log-driver" twice', "lines 2, 3", '"json-file", then "journald"', "last one"]),
+    ("duplicate-nested-key", '{"runtimes": {"nvidia": {"path": "a"}, "nvidia": {"path": "b"}}}\n',
+     ['"nvidia" twice']),
+    ("nan", '{\n  "max-concurrent-downloads": NaN\n}\n', ["not valid JSON at line 2", "NaN is not a JSON value"]),
+    ("infinity", '{"max-concurrent-downloads": -Infinity}\n', ["-Infinity is not a JSON value"]),
+    ("runtimes-string", '{"runtimes": "nvidia"}\n', ['runtimes is "nvidia" in the file, not an object']),
+    ("runtime-string", '{"runtimes": {"nvidia": "nvidia-container-runtime"}}\n',
+     ['runtimes.nvidia is "nvidia-container-runtime" in the file, not an object']),
+    ("deep", "[" * 100000 + "]" * 100000, ["nested too deep"]),
+    ("deep-object", '{"a": ' * 50000 + "1" + "}" * 50000, ["nested too deep"]),
+]
+
+
+def test_bad_files_fail_named_untouched_and_leave_no_backup(run_module, tmp_path):
+    """Before: accepted silently (duplicates, NaN), a traceback (deep nesting), or a
+    failure that still left a backup file behind."""
+    for case, text, words in BAD_FILES:
+        folder = tmp_path / case
+        folder.mkdir()
+        path = folder / "daemon.json"
+        path.write_text(text)
+        result = run_module("docker_daemon_json", {"path": str(path), "settings": NVIDIA, "backup": True})
+        assert result["failed"] is True, case
+        for word in words:
+            assert word in result["msg"], (case, word, result["msg"])
+        assert "left unchanged" in result["msg"], case
+        assert path.read_text() == text, case
+        assert os.listdir(str(folder)) == ["daemon.json"], (case, os.listdir(str(folder)))
