@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 import difflib
-import re
+
+from ansible_collections.aiserver.gpu.plugins.module_utils import _kernel_params
 
 DOCUMENTATION = r"""
 name: kernel_param_problems
@@ -15,10 +16,14 @@ author: aiserver.gpu maintainers (@aiserver-gpu)
 description:
   - Returns one sentence per problem found in a list of kernel parameters (C(name) or
     C(name=value)), an empty list when there is none.
-  - A parameter is malformed when its name or value holds blanks, quotes or shell
-    characters that C(grub-mkconfig)'s shell would interpret.
+  - A parameter is malformed when it is not what the C(aiserver.gpu.kernel_cmdline) module
+    writes (the same definition, in module_utils/_kernel_params.py) - C(NAME) of letters, digits,
+    C(_), C(.) and C(-); C(VALUE) of printable ASCII without blanks, quotes, C($), backtick,
+    backslash, C(;), C(&), C(|), C(<), C(>), C(\() or C(\)) - or when the same parameter is listed
+    twice with different values (C([iommu=pt, iommu=off])).
   - A parameter is taken as mistyped when its name is not a known kernel parameter but
-    is one or two letters away from one (C(intel_iomu) for C(intel_iommu)).
+    is one or two letters away from one (C(intel_iomu) for C(intel_iommu)). As for the kernel,
+    C(-) and C(_) in names are the same character (C(nvidia_drm.modeset) is C(nvidia-drm.modeset)).
 options:
   _input:
     description: The parameters to check.
@@ -46,8 +51,6 @@ _value:
   elements: str
 """
 
-PARAM_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*(=[^\s\"'`$\\;&|<>()]*)?$")
-
 # Parameter names from the kernel's admin-guide/kernel-parameters.txt that GPU-server
 # guides set, plus the ones this collection writes. Typos are judged against these.
 KNOWN = frozenset("""
@@ -69,30 +72,31 @@ reg_file_data_sampling
 """.split())
 
 
+def _sentence(text):
+    return (text[:1].upper() + text[1:] if text[:1].islower() else text) + "."
+
+
 def kernel_param_problems(params, known=None):
-    """Return a sentence per malformed or likely mistyped parameter."""
+    """Return a sentence per malformed, doubled or likely mistyped parameter."""
     if params is None:
         return []
     if isinstance(params, str):
         params = [params]
-    known_names = KNOWN | frozenset(known or ())
-    problems = []
+    problems = [_sentence(why) for why in _kernel_params.problems(params)]
+    # Names compared as the kernel compares them ('-' and '_' are the same).
+    known_keys = dict((_kernel_params.key(name), name) for name in KNOWN | frozenset(known or ()))
     for param in params:
-        if not isinstance(param, str) or not PARAM_RE.match(param):
-            problems.append(
-                "%r is not a kernel parameter: write it as name or name=value, without "
-                "blanks, quotes or shell characters." % (param,)
-            )
+        if not isinstance(param, str) or _kernel_params.problem(param):
             continue
         name = param.split("=", 1)[0]
-        if name in known_names:
+        if _kernel_params.key(name) in known_keys:
             continue
-        close = difflib.get_close_matches(name, known_names, n=1, cutoff=0.85)
+        close = difflib.get_close_matches(_kernel_params.key(name), list(known_keys), n=1, cutoff=0.85)
         if close:
             problems.append(
                 "%r looks like a typo of the kernel parameter %r; fix the spelling, or add "
                 "%r to kernel_tuning_known_params if the kernel really takes it."
-                % (param, close[0], name)
+                % (param, known_keys[close[0]], name)
             )
     return problems
 

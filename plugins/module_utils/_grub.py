@@ -38,13 +38,13 @@ file, then every ``grub.d/*.cfg`` in glob order, and boots normal entries with
 import os
 import re
 import shutil
-import subprocess
 import tempfile
 from collections import namedtuple
 
-LINUX = 'GRUB_CMDLINE_LINUX'
-DEFAULT = 'GRUB_CMDLINE_LINUX_DEFAULT'
-VARS = (LINUX, DEFAULT)
+from ansible_collections.aiserver.gpu.plugins.module_utils import _kernel_params
+from ansible_collections.aiserver.gpu.plugins.module_utils._grub_shell import DEFAULT, LINUX, VARS, parse
+from ansible_collections.aiserver.gpu.plugins.module_utils._grub_shell import _line_of  # noqa: F401 (used below)
+from ansible_collections.aiserver.gpu.plugins.module_utils._runner import run
 
 SH = '/bin/sh'
 SH_TIMEOUT = 60
@@ -54,17 +54,9 @@ SH_ENV = {
     'LC_ALL': 'C',
 }
 # What the kernel (isspace) and grub treat as separators between parameters.
-WS = ' \t\n\r\v\f'
-
-_NAME_RE = re.compile(r'[A-Za-z0-9_][A-Za-z0-9_.\-]*\Z')
-# Printable ASCII except the characters that would need shell quoting inside "..." or '...':
-# double quote, dollar, single quote, backslash and backtick.
-_VALUE_RE = re.compile(r'[\x21\x23\x25-\x26\x28-\x5b\x5d-\x5f\x61-\x7e]*\Z')
+WS = _kernel_params.WS
 # Characters that are safe outside quotes on the right-hand side of an assignment.
 _UNQUOTED_SAFE_RE = re.compile(r'[A-Za-z0-9_.,:/@%+=^\-]+\Z')
-_ASSIGN_RE = re.compile(r'([ \t]*)((?:export[ \t]+)?)(GRUB_CMDLINE_LINUX(?:_DEFAULT)?)=')
-_TRAILER_RE = re.compile(r'[ \t]*(?:;[ \t]*)?(?:#[^\n]*)?(?:\n|\Z)')
-_SHELL_NAME_RE = re.compile(r'[A-Za-z_][A-Za-z0-9_]*')
 
 
 class GrubError(Exception):
@@ -77,76 +69,9 @@ Param = namedtuple('Param', 'name value text')
 FileChange = namedtuple('FileChange', 'path before after')
 Result = namedtuple('Result', 'changes cmdline_before cmdline_after warnings')
 
-_Atom = namedtuple('_Atom', 'kind text start end seg')
-# kind: 'c' literal character, 'ws' literal whitespace character, 'ref' reference to one of
-# the two variables (text = variable name), 'op' any other expansion (opaque).
-_Segment = namedtuple('_Segment', 'kind start end cstart cend')
-# kind: 'dq' "...", 'sq' '...', 'uq' unquoted; start/end include the quotes, cstart/cend
-# delimit the content.
 _Token = namedtuple('_Token', 'text origin note')
 # origin: (assignment id, word index) when the token can be edited in place, else None and
 # note says where it comes from.
-
-
-class _Word(object):
-    __slots__ = ('atoms', 'kind', 'text', 'var', 'seg', 'start', 'end')
-
-    def __init__(self, atoms):
-        self.atoms = atoms
-        kinds = set(a.kind for a in atoms)
-        segs = set(a.seg for a in atoms)
-        self.start = atoms[0].start
-        self.end = atoms[-1].end
-        self.var = None
-        self.text = None
-        self.seg = None
-        if kinds == {'c'}:
-            self.kind = 'lit'
-            self.text = ''.join(a.text for a in atoms)
-            contiguous = all(x.end == y.start for x, y in zip(atoms, atoms[1:]))
-            if len(segs) == 1 and contiguous:
-                self.seg = atoms[0].seg
-        elif len(atoms) == 1 and atoms[0].kind == 'ref':
-            self.kind = 'ref'
-            self.var = atoms[0].text
-        else:
-            self.kind = 'opaque'
-
-
-class Assignment(object):
-    """One simple assignment to GRUB_CMDLINE_LINUX or GRUB_CMDLINE_LINUX_DEFAULT."""
-
-    def __init__(self, var, line, stmt_start, value_start, value_end, segments, atoms):
-        self.var = var
-        self.line = line
-        self.stmt_start = stmt_start  # after the leading indentation
-        self.value_start = value_start
-        self.value_end = value_end
-        self.segments = segments
-        self.atoms = atoms
-        self.words = []
-        self.atom_word = []  # word index for each atom, None for whitespace atoms
-        current = []
-        for atom in atoms:
-            if atom.kind == 'ws':
-                if current:
-                    self.words.append(_Word(current))
-                    current = []
-                self.atom_word.append(None)
-            else:
-                current.append(atom)
-                self.atom_word.append(len(self.words))
-        if current:
-            self.words.append(_Word(current))
-        # filled in by _load
-        self.id = None
-        self.file = None
-
-    def literal_words(self):
-        return [w for w in self.words if w.kind == 'lit']
-
-    def __repr__(self):
-        return 'Assignment(%s line %d)' % (self.var, self.line)
 
 
 class GrubFile(object):
@@ -164,17 +89,13 @@ class GrubFile(object):
 # Parameters
 # ---------------------------------------------------------------------------------------
 
-def param_key(name):
-    """The kernel treats '-' and '_' in parameter names as the same character."""
-    return name.replace('-', '_')
-
-
-def token_key(token):
-    return param_key(token.split('=', 1)[0])
+param_key = _kernel_params.key
+token_key = _kernel_params.token_key
 
 
 def parse_params(items, state='present'):
-    """Validate the ``params`` option and return a list of ``Param``.
+    """Validate the ``params`` option (the collection's one definition of a kernel
+    parameter, ``_kernel_params``) and return a list of ``Param``.
 
     Same parameter listed twice with the same text is merged; with two different values it
     is an error.
@@ -188,14 +109,10 @@ def parse_params(items, state='present'):
     result = []
     seen = {}
     for item in items:
-        if not isinstance(item, str):
-            raise GrubError('params item %r is not a string; write each parameter as NAME or NAME=VALUE' % (item,))
+        why = _kernel_params.problem(item)
+        if why:
+            raise GrubError('params item %s' % why)
         name, sep, value = item.partition('=')
-        if not item or not _NAME_RE.match(name) or (sep and not _VALUE_RE.match(value)):
-            raise GrubError(
-                "params item %r is not a kernel parameter this module can write: use NAME or NAME=VALUE, "
-                "NAME made of letters, digits, '_', '.' and '-', VALUE of printable ASCII without whitespace, "
-                "quotes, '$', '`' or '\\' (give each parameter as its own list item)" % (item,))
         param = Param(name, value if sep else None, item)
         key = param_key(name)
         if key in seen:
@@ -225,273 +142,25 @@ def _same(param, token):
     return value == param.value
 
 
-def split_cmdline(text):
-    out, cur = [], []
-    for ch in text:
-        if ch in WS:
-            if cur:
-                out.append(''.join(cur))
-                cur = []
-        else:
-            cur.append(ch)
-    if cur:
-        out.append(''.join(cur))
-    return out
+split_cmdline = _kernel_params.split
 
 
-def reboot_required(proc_cmdline, params, state='present'):
-    """True when the running kernel's command line (text of /proc/cmdline) lacks the ask.
-
-    present: some asked NAME=VALUE (or bare NAME) is not a token of it;
-    absent: some token of it still matches an asked item (NAME: any value, NAME=VALUE: exact).
-    """
+def running_differs(proc_cmdline, params, state='present'):
+    """What the running kernel's command line (text of /proc/cmdline) lacks of the ask: the
+    asked parameters missing from it (``present``: no token is exactly ``NAME=VALUE`` or the
+    bare ``NAME``, names compared as the kernel does, ``-`` = ``_``), or the tokens of it
+    still matching an asked item (``absent``: ``NAME`` any value, ``NAME=VALUE`` exact)."""
     if params and isinstance(params[0], str):
         params = parse_params(params, state)
     tokens = split_cmdline(proc_cmdline)
     if state == 'present':
-        return any(not any(_same(p, t) for t in tokens) for p in params)
-    return any(_matches(p, t, 'absent') for p in params for t in tokens)
+        return [p.text for p in params if not any(_same(p, t) for t in tokens)]
+    return [t for t in tokens if any(_matches(p, t, 'absent') for p in params)]
 
 
-# ---------------------------------------------------------------------------------------
-# Shell parsing (just enough of POSIX sh for assignments)
-# ---------------------------------------------------------------------------------------
-
-class _Unparsable(Exception):
-    pass
-
-
-def _kind(ch):
-    return 'ws' if ch in WS else 'c'
-
-
-def _skip_quoted(text, i, quote):
-    """Index just past the quote closing the one at text[i] ("..." or `...`)."""
-    n = len(text)
-    j = i + 1
-    while j < n:
-        ch = text[j]
-        if ch == '\\':
-            j += 2
-            continue
-        if ch == quote:
-            return j + 1
-        j += 1
-    raise _Unparsable('unterminated %s' % quote)
-
-
-def _skip_parens(text, i):
-    """text[i:i+2] == '$(': index just past the matching ')'."""
-    n = len(text)
-    depth = 0
-    j = i + 1
-    while j < n:
-        ch = text[j]
-        if ch == '\\':
-            j += 2
-            continue
-        if ch == "'":
-            k = text.find("'", j + 1)
-            if k < 0:
-                break
-            j = k + 1
-            continue
-        if ch in '"`':
-            j = _skip_quoted(text, j, ch)
-            continue
-        if ch == '(':
-            depth += 1
-        elif ch == ')':
-            depth -= 1
-            if depth == 0:
-                return j + 1
-        j += 1
-    raise _Unparsable('unterminated $(')
-
-
-def _scan_dollar(text, j, seg, atoms):
-    n = len(text)
-    nxt = text[j + 1] if j + 1 < n else ''
-    if nxt == '{':
-        k = text.find('}', j + 2)
-        if k < 0:
-            raise _Unparsable('unterminated ${')
-        inner = text[j + 2:k]
-        atoms.append(_Atom('ref' if inner in VARS else 'op', inner, j, k + 1, seg))
-        return k + 1
-    if nxt == '(':
-        k = _skip_parens(text, j)
-        atoms.append(_Atom('op', text[j:k], j, k, seg))
-        return k
-    m = _SHELL_NAME_RE.match(text, j + 1)
-    if m:
-        name = m.group(0)
-        atoms.append(_Atom('ref' if name in VARS else 'op', name, j, m.end(), seg))
-        return m.end()
-    if nxt and (nxt.isdigit() or nxt in '@*#?-$!'):
-        atoms.append(_Atom('op', text[j:j + 2], j, j + 2, seg))
-        return j + 2
-    atoms.append(_Atom('c', '$', j, j + 1, seg))
-    return j + 1
-
-
-def _scan_value(text, i):
-    """Parse the shell word starting at text[i] (right after 'VAR=')."""
-    n = len(text)
-    segments, atoms = [], []
-    while i < n:
-        ch = text[i]
-        seg = len(segments)
-        if ch == '"':
-            j = i + 1
-            while True:
-                if j >= n:
-                    raise _Unparsable('unterminated "')
-                c = text[j]
-                if c == '"':
-                    break
-                if c == '\\' and j + 1 < n:
-                    nx = text[j + 1]
-                    if nx == '\n':
-                        j += 2  # line continuation: vanishes
-                    elif nx in '$`"\\':
-                        atoms.append(_Atom(_kind(nx), nx, j, j + 2, seg))
-                        j += 2
-                    else:
-                        atoms.append(_Atom('c', '\\', j, j + 1, seg))
-                        j += 1
-                elif c == '$':
-                    j = _scan_dollar(text, j, seg, atoms)
-                elif c == '`':
-                    k = _skip_quoted(text, j, '`')
-                    atoms.append(_Atom('op', text[j:k], j, k, seg))
-                    j = k
-                else:
-                    atoms.append(_Atom(_kind(c), c, j, j + 1, seg))
-                    j += 1
-            segments.append(_Segment('dq', i, j + 1, i + 1, j))
-            i = j + 1
-        elif ch == "'":
-            k = text.find("'", i + 1)
-            if k < 0:
-                raise _Unparsable("unterminated '")
-            for p in range(i + 1, k):
-                atoms.append(_Atom(_kind(text[p]), text[p], p, p + 1, seg))
-            segments.append(_Segment('sq', i, k + 1, i + 1, k))
-            i = k + 1
-        elif ch in ' \t\n;&|<>()':
-            break
-        else:
-            j = i
-            while j < n and text[j] not in ' \t\n;&|<>()"\'':
-                c = text[j]
-                if c == '\\':
-                    if j + 1 >= n:
-                        raise _Unparsable('backslash at end of file')
-                    nx = text[j + 1]
-                    if nx != '\n':
-                        atoms.append(_Atom(_kind(nx), nx, j, j + 2, seg))
-                    j += 2
-                elif c == '$':
-                    j = _scan_dollar(text, j, seg, atoms)
-                elif c == '`':
-                    k = _skip_quoted(text, j, '`')
-                    atoms.append(_Atom('op', text[j:k], j, k, seg))
-                    j = k
-                elif c == '~' and j == i and not segments:
-                    atoms.append(_Atom('op', '~', j, j + 1, seg))  # tilde expansion
-                    j += 1
-                else:
-                    atoms.append(_Atom('c', c, j, j + 1, seg))
-                    j += 1
-            segments.append(_Segment('uq', i, j, i, j))
-            i = j
-    return segments, atoms, i
-
-
-def _skip_logical_line(text, i):
-    """Skip one logical line that is not a simple assignment.
-
-    Returns (index after the line, code text without comments, continues) where ``continues``
-    says the command goes on on the next line (it ends with && || |).
-    """
-    n = len(text)
-    word_start = True
-    code = []
-    while i < n:
-        ch = text[i]
-        if ch == '\n':
-            i += 1
-            break
-        if ch == '#' and word_start:
-            k = text.find('\n', i)
-            i = n if k < 0 else k
-            continue
-        if ch == '\\':
-            code.append(text[i:i + 2])
-            i += 2
-            word_start = False
-            continue
-        if ch in '"`':
-            try:
-                k = _skip_quoted(text, i, ch)
-            except _Unparsable:
-                k = n
-            code.append(text[i:k])
-            i = k
-            word_start = False
-            continue
-        if ch == "'":
-            k = text.find("'", i + 1)
-            k = n if k < 0 else k + 1
-            code.append(text[i:k])
-            i = k
-            word_start = False
-            continue
-        code.append(ch)
-        word_start = ch in ' \t;&|()<>'
-        i += 1
-    code = ''.join(code)
-    stripped = code.rstrip(' \t\r')
-    continues = stripped.endswith(('&&', '||', '|'))
-    return i, code, continues
-
-
-def _line_of(text, pos):
-    return text.count('\n', 0, pos) + 1
-
-
-def parse(text):
-    """Find the simple assignments to the two variables in a file.
-
-    Returns (assignments, mentions): ``mentions`` are (line, code) for the other logical
-    lines whose code (comments excluded) names GRUB_CMDLINE_LINUX: shell logic the module
-    does not edit, quoted in error messages.
-    """
-    assignments, mentions = [], []
-    n = len(text)
-    i = 0
-    continued = False
-    while i < n:
-        m = None if continued else _ASSIGN_RE.match(text, i)
-        if m:
-            try:
-                segments, atoms, end = _scan_value(text, m.end())
-            except _Unparsable:
-                segments = None
-            if segments is not None:
-                t = _TRAILER_RE.match(text, end)
-                if t:
-                    assignments.append(Assignment(
-                        m.group(3), _line_of(text, i), m.end(1), m.end(), end, segments, atoms))
-                    i = t.end()
-                    continued = False
-                    continue
-        start = i
-        i, code, continued = _skip_logical_line(text, i)
-        if LINUX in code:
-            mentions.append((_line_of(text, start), code.strip()))
-    return assignments, mentions
+def reboot_required(proc_cmdline, params, state='present'):
+    """True when the running kernel's command line lacks the ask (see :func:`running_differs`)."""
+    return bool(running_differs(proc_cmdline, params, state))
 
 
 # ---------------------------------------------------------------------------------------
@@ -525,29 +194,28 @@ def _run_sh(main, dropin_dir, sh, timeout, display=None):
     fd, out = tempfile.mkstemp(prefix='kernel_cmdline.', suffix='.trace')
     os.close(fd)
     try:
-        try:
-            proc = subprocess.run(
-                [sh, '-c', _SH_SCRIPT, 'grub-mkconfig', out, main, dropin_dir],
-                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                env=dict(SH_ENV), cwd='/', timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
+        # The collection's runner: a command in the files that hangs is killed after the
+        # timeout with every process it started (a subprocess timeout kills only /bin/sh).
+        proc = run([sh, '-c', _SH_SCRIPT, 'grub-mkconfig', out, main, dropin_dir], timeout, env=dict(SH_ENV),
+                   cwd='/')
+        if proc['timed_out']:
             raise GrubError(
                 'sourcing %s and %s/*.cfg with %s did not finish within %d seconds; a command in '
                 'those files hangs, and update-grub would hang too: fix that file first'
                 % (display.get(main, main), display.get(dropin_dir, dropin_dir), sh, timeout))
-        except OSError as exc:
-            raise GrubError('cannot run %s to evaluate the GRUB files: %s' % (sh, exc))
+        if proc['error']:
+            raise GrubError('cannot run %s to evaluate the GRUB files: %s' % (sh, proc['error']))
         with open(out, 'rb') as f:
             raw = f.read().decode('utf-8', 'surrogateescape')
     finally:
         os.unlink(out)
     fields = raw.split('\0')[:-1]
     records = [tuple(fields[k:k + 3]) for k in range(0, len(fields) - len(fields) % 3, 3)]
-    if proc.returncode != 0 or not records or records[-1][0] != 'E':
-        err = proc.stderr.decode('utf-8', 'replace').strip()
+    if proc['rc'] != 0 or not records or records[-1][0] != 'E':
+        err = proc['stderr'].strip()
         for tmp, real in display.items():
             err = err.replace(tmp, real)
-        if proc.returncode == 0:
+        if proc['rc'] == 0:
             raise GrubError(
                 'sourcing %s and %s/*.cfg with %s the way grub-mkconfig (update-grub) does stopped before the '
                 'end without an error: one of the files calls exit, and update-grub would stop there too; '
@@ -555,7 +223,7 @@ def _run_sh(main, dropin_dir, sh, timeout, display=None):
         raise GrubError(
             'sourcing %s and %s/*.cfg with %s the way grub-mkconfig (update-grub) does, with set -e, '
             'failed (exit status %d)%s; update-grub would fail the same way: fix that error in the file first'
-            % (display.get(main, main), display.get(dropin_dir, dropin_dir), sh, proc.returncode,
+            % (display.get(main, main), display.get(dropin_dir, dropin_dir), sh, proc['rc'],
                (': ' + err[-800:]) if err else ''))
     return records
 

@@ -190,6 +190,21 @@ reboot_required:
   returned: always
   type: bool
   sample: true
+running_cmdline:
+  description: The running kernel's command line (O(proc_cmdline_path)), split into parameters; null when unreadable.
+  returned: always
+  type: list
+  elements: str
+  sample: [BOOT_IMAGE=/vmlinuz-6.1.0-18-amd64, root=UUID=1234, ro, quiet]
+running_differs:
+  description:
+    - Why RV(reboot_required) is true - with O(state=present) the parameters of O(params) the running
+      command line lacks, with O(state=absent) the parameters of the running command line that O(params)
+      removes. Names are compared as the kernel does (C(nvidia-drm.modeset) is C(nvidia_drm.modeset)).
+  returned: always
+  type: list
+  elements: str
+  sample: [intel_iommu=off]
 files_changed:
   description: The files that were (or, in check mode, would be) changed.
   returned: always
@@ -205,34 +220,23 @@ backup_files:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
+from ansible_collections.aiserver.gpu.plugins.module_utils import _safe_write
 from ansible_collections.aiserver.gpu.plugins.module_utils._grub import (
     GrubError,
     compute,
     parse_params,
-    reboot_required,
+    running_differs,
+    split_cmdline,
 )
 
 
 def _printable(text):
     """Text safe for JSON (undecodable bytes shown as U+FFFD)."""
     return text.encode('utf-8', 'surrogateescape').decode('utf-8', 'replace')
-
-
-def _write(module, path, text):
-    fd, tmp = tempfile.mkstemp(prefix='.%s.' % os.path.basename(path), suffix='.tmp',
-                               dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, 'wb') as f:
-            f.write(text.encode('utf-8', 'surrogateescape'))
-        module.atomic_move(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def main():
@@ -262,31 +266,24 @@ def main():
     try:
         with open(proc, 'rb') as f:
             running = f.read().decode('utf-8', 'replace')
-        reboot = reboot_required(running, asked, state)
+        differs = running_differs(running, asked, state)
+        reboot = bool(differs)
     except (IOError, OSError) as exc:
         module.warn('cannot read %s (%s); reporting reboot_required=true' % (proc, to_native(exc)))
-        reboot = True
+        running, differs, reboot = None, [], True
 
-    backups = []
-    if result.changes and not module.check_mode:
-        for change in result.changes:
-            real = os.path.realpath(change.path)  # a symlinked file stays a symlink
-            try:
-                if module.params['backup']:
-                    backups.append(module.backup_local(real))
-                _write(module, real, change.after)
-            except Exception as exc:  # pylint: disable=broad-except
-                module.fail_json(
-                    msg='cannot write %s: %s (files changed before it: %s)' % (
-                        change.path, to_native(exc),
-                        ', '.join(c.path for c in result.changes[:result.changes.index(change)]) or 'none'),
-                    backup_files=backups)
+    # Every changed file or none (a read-only drop-in must not leave /etc/default/grub edited alone).
+    edits = [_safe_write.Edit(c.path, c.before, c.after, errors='surrogateescape') for c in result.changes]
+    done = _safe_write.commit(module, edits, backup=module.params['backup'])
+    backups = done['backup_files']
 
     out = dict(
         changed=bool(result.changes),
         cmdline_before=[_printable(t) for t in result.cmdline_before],
         cmdline_after=[_printable(t) for t in result.cmdline_after],
         reboot_required=reboot,
+        running_cmdline=None if running is None else [_printable(t) for t in split_cmdline(running)],
+        running_differs=[_printable(t) for t in differs],
         files_changed=[c.path for c in result.changes],
         backup_files=backups,
     )

@@ -1,6 +1,7 @@
 import pytest
 
 from ansible_collections.aiserver.gpu.plugins.filter.kernel_params import kernel_param_problems
+from ansible_collections.aiserver.gpu.plugins.module_utils import _grub
 
 SEED = ["pti=off", "spectre_v2=off", "l1tf=off", "nospec_store_bypass_disable",
         "no_stf_barrier", "intel_iommu=off", "amd_iommu=off", "iommu=pt",
@@ -27,10 +28,42 @@ def test_typos_name_the_parameter_meant(typo, meant):
         assert repr(meant) in problems[0] and repr(typo) in problems[0]
 
 
-@pytest.mark.parametrize("bad", ["quiet splash", "a='b'", "x=$(reboot)", "", "=1", "a;b", 3])
+@pytest.mark.parametrize("bad", ["quiet splash", "a='b'", "x=$(reboot)", "", "=1", "a;b", 3, "iommu=\u00e9",
+                                 "a=b;c", "a=(b)"])
 def test_malformed(bad):
     problems = kernel_param_problems([bad])
-    assert len(problems) == 1 and "name=value" in problems[0]
+    assert len(problems) == 1
+    assert "NAME" in problems[0] or "not a kernel parameter" in problems[0] or "empty string" in problems[0]
+
+
+def test_the_same_parameter_with_two_values_is_refused():
+    """Before: the filter let [iommu=pt, iommu=off] through and the module refused it later."""
+    problems = kernel_param_problems(["iommu=pt", "iommu=off"])
+    assert problems == ["'iommu=pt' and 'iommu=off' are the same kernel parameter with two values: the kernel "
+                        "would see it twice; keep only one of them."]
+    assert kernel_param_problems(["nvidia-drm.modeset=1", "nvidia_drm.modeset=0"]) != []
+    assert kernel_param_problems(["iommu=pt", "iommu=pt"]) == []
+
+
+def test_dash_and_underscore_spellings_are_not_typos():
+    assert kernel_param_problems(["nvidia_drm.modeset=1", "vfio_pci.ids=10de:2204", "intel-iommu=on"]) == []
+    assert "spelled two ways" in kernel_param_problems(["nvidia_drm.modeset=1", "nvidia-drm.modeset=1"])[0]
+
+
+@pytest.mark.parametrize("item", ["quiet", "iommu=pt", "a=", "console=ttyS0,115200n8", "nvidia_drm.modeset=1",
+                                  "memmap=12G$4G", "acpi_osi=!Windows2015", "a=b;c", "a=(b)", "x=\u00e9", "",
+                                  "a b", "pci=noaer,realloc", "isolcpus=1-3,5", "a=`id`", "a=b|c", "hugepagesz=1G",
+                                  "a=[x]", "root=UUID=1234-abcd", "a=\t"])
+def test_filter_and_module_agree(item):
+    """One definition: what the role's check refuses, the module refuses, and the other way round."""
+    filter_ok = not any("kernel parameter" in p and "typo" not in p or "empty" in p or "NAME" in p
+                        for p in kernel_param_problems([item]))
+    try:
+        _grub.parse_params([item])
+        module_ok = True
+    except _grub.GrubError:
+        module_ok = False
+    assert filter_ok == module_ok, (item, kernel_param_problems([item]))
 
 
 def test_unknown_but_not_close_is_accepted():

@@ -273,9 +273,10 @@ def test_unquoted_append_adds_double_quotes(tmp_path):
 
 def test_unquoted_rewrite_with_shell_special_value_is_quoted(tmp_path):
     path = make_tree(tmp_path, 'synthetic_unquoted.txt')
-    result = run(path, ['intel_iommu=a;b&c'])
-    assert result.cmdline_after == ['intel_iommu=a;b&c', 'quiet']
-    assert read(path).endswith('\nGRUB_CMDLINE_LINUX="intel_iommu=a;b&c"\n')
+    # Glob characters are allowed in a value but would be expanded unquoted.
+    result = run(path, ['intel_iommu=a*b?[c]'])
+    assert result.cmdline_after == ['intel_iommu=a*b?[c]', 'quiet']
+    assert read(path).endswith('\nGRUB_CMDLINE_LINUX="intel_iommu=a*b?[c]"\n')
 
 
 def test_unquoted_absent_leaves_empty_value(tmp_path):
@@ -399,6 +400,24 @@ def test_oneliner_override_is_caught_by_verification(tmp_path):
     assert read(path) == fixture(GRUB_DEBIAN)
 
 
+def test_a_hanging_grub_file_is_killed_with_its_children(tmp_path):
+    """Before: the subprocess timeout killed /bin/sh and left its child running. A drop-in
+    whose command hangs (here: waits on a child) must time out and leave no process."""
+    import time
+    path = make_tree(tmp_path, GRUB_DEBIAN)
+    (tmp_path / 'grub.d').mkdir()
+    pidfile = tmp_path / 'pid'
+    (tmp_path / 'grub.d' / '90-hang.cfg').write_text(
+        'GRUB_DISTRIBUTOR=$(sleep 300 & echo $! > %s; wait)\n' % pidfile)
+    start = time.monotonic()
+    with pytest.raises(grub.GrubError, match='did not finish within 2 seconds'):
+        grub.compute(path, ['iommu=pt'], timeout=2)
+    assert time.monotonic() - start < 20
+    child = int(pidfile.read_text())
+    assert not os.path.exists('/proc/%d' % child) or \
+        open('/proc/%d/stat' % child).read().rsplit(')', 1)[1].split()[0] == 'Z'
+
+
 def test_shell_error_is_reported_with_real_path(tmp_path):
     path = make_tree(tmp_path, GRUB_DEBIAN, [('99-bash.cfg', 'synthetic_dropin_bash-append.txt')])
     with pytest.raises(grub.GrubError) as err:
@@ -442,9 +461,12 @@ def test_dropin_glob_order_and_dangling_symlink(tmp_path):
 # --- parameters and reboot ------------------------------------------------------------------
 
 @pytest.mark.parametrize('bad', ['intel iommu=on', 'a="b"', "a='b'", 'a=$x', 'a=`id`', 'a=b\\c', '', '=on',
-                                 '-foo', 'foo bar', 'a=b c', 'a=\u00e9'])
+                                 '-foo', 'foo bar', 'a=b c', 'a=\u00e9', 'a=b;reboot', 'a=b&c', 'a=b|c', 'a=<b>',
+                                 'a=(b)', 'a=\x01', 'iommu=\u00e9', 7])
 def test_invalid_params(bad):
-    with pytest.raises(grub.GrubError, match='is not a kernel parameter this module can write'):
+    """The one definition (module_utils/_kernel_params.py): before, _grub.py accepted ;&|<>()
+    while the role's filter refused them."""
+    with pytest.raises(grub.GrubError, match='is not a kernel parameter|not a string|empty string'):
         grub.parse_params([bad])
 
 

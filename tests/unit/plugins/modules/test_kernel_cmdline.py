@@ -248,3 +248,23 @@ def test_documentation_matches_argument_spec():
         assert d.get('required', False) == opt.get('required', False), name
         assert d.get('choices') == opt.get('choices'), name
         assert d.get('elements') == opt.get('elements'), name
+
+
+def test_after_a_correct_reboot_dash_and_underscore_spellings_match(host):
+    """The post-reboot check of kernel_tuning runs this module in check mode. Asked
+    nvidia-drm.modeset=1, the kernel shows nvidia_drm.modeset=1 (or the other way round):
+    that is the same parameter, so no reboot is required (before: the role's own Jinja
+    check failed the play after a correct reboot)."""
+    host.install(GRUB_DEBIAN)
+    assert host.run(params=['nvidia-drm.modeset=1', 'rcutree.rcu_idle_gp_delay=1'])['changed'] is True
+    with open(host.proc, 'w') as f:
+        f.write('BOOT_IMAGE=/vmlinuz-6.1.0-18-amd64 root=UUID=1 ro quiet nvidia_drm.modeset=1 '
+                'rcutree.rcu-idle-gp-delay=1\n')
+    after = host.run(check_mode=True, params=['nvidia-drm.modeset=1', 'rcutree.rcu_idle_gp_delay=1'])
+    assert after['changed'] is False
+    assert after['reboot_required'] is False and after['running_differs'] == []
+    assert 'nvidia_drm.modeset=1' in after['running_cmdline']
+    wrong = host.run(check_mode=True, params=['nvidia-drm.modeset=0'])
+    assert wrong['reboot_required'] is True and wrong['running_differs'] == ['nvidia-drm.modeset=0']
+    left = host.run(check_mode=True, params=['nvidia-drm.modeset'], state='absent')
+    assert left['reboot_required'] is True and left['running_differs'] == ['nvidia_drm.modeset=1']
