@@ -67,6 +67,15 @@ options:
     description:
       - Read this saved C(nvidia-smi topo -p2p r|w|rw|n|a|p) output and report it in RV(p2p).
     type: path
+  on_topology_error:
+    description:
+      - What a failing C(topo -m) or C(topo -p2p) call does. V(fail) fails the module like a failing
+        C(-q -x) does; V(warn) keeps what C(-q -x) read, warns, leaves RV(topology) and RV(p2p) null
+        and says why in RV(topology_error) (some virtual machines and one-GPU hosts cannot answer
+        C(topo)).
+    type: str
+    choices: [fail, warn]
+    default: fail
   timeout:
     description:
       - Seconds each C(nvidia-smi) call may take. After that its whole process group is killed
@@ -74,19 +83,8 @@ options:
         hang for minutes.
     type: int
     default: 30
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details:
-      - The module only reads; it behaves the same in check mode.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode when in check mode).
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+extends_documentation_fragment:
+  - aiserver.gpu.attributes.read_only
 notes:
   - RV(gpus[].index) is the position of the GPU in the C(nvidia-smi) output, which lists GPUs in
     PCI bus order, the order C(nvidia-smi -i) and C(CUDA_DEVICE_ORDER=PCI_BUS_ID) use. The
@@ -95,8 +93,9 @@ notes:
     C(... GPU is lost) makes the module fail (RV(error_kind=nvml_unknown_error) or
     RV(error_kind=gpu_lost)) even when C(nvidia-smi) describes the other GPUs, because an inventory that
     silently leaves a GPU out would mislead every check built on it. The output is in RV(stdout).
-  - A failing C(topo -m) or C(topo -p2p) call fails the module like a failing C(-q -x) does; where the
-    topology is not available (some virtual machines), set O(topology=false).
+  - A failing C(topo -m) or C(topo -p2p) call fails the module like a failing C(-q -x) does unless
+    O(on_topology_error=warn); where the topology is never available (some virtual machines), set
+    O(topology=false).
   - When C(attached_gpus) differs from the number of GPUs described, or the topology matrix
     names a different number of GPUs, the module warns.
 seealso:
@@ -342,6 +341,11 @@ p2p:
   returned: success
   type: dict
   sample: {"GPU0": {"GPU0": "X", "GPU1": "NS"}, "GPU1": {"GPU0": "NS", "GPU1": "X"}}
+topology_error:
+  description: Why RV(topology) and RV(p2p) are null with O(on_topology_error=warn) (the failing call's message); null otherwise.
+  returned: success
+  type: str
+  sample: "nvidia-smi topo -m: nvidia-smi failed (rc=3: ...)"
 nvidia_smi_calls:
   description: How many times C(nvidia-smi) ran (0 with O(xml_path)).
   returned: always
@@ -417,6 +421,7 @@ def main():
             topology_path=dict(type="path"),
             p2p=dict(type="str", default="none", choices=["none", "r", "w", "rw", "n", "a", "p"]),
             p2p_path=dict(type="path"),
+            on_topology_error=dict(type="str", default="fail", choices=["fail", "warn"]),
             timeout=dict(type="int", default=30),
         ),
         supports_check_mode=True,
@@ -436,6 +441,20 @@ def main():
     def run(args):
         return _nvidia_smi_run.run_nvidia_smi(module, params["executable"], args, params["timeout"])
 
+    topology_errors = []
+
+    def run_topo(args):
+        """A topo call: fails the module, or (on_topology_error=warn) returns None and says why."""
+        if params["on_topology_error"] == "fail":
+            return run(args)["stdout"]
+        res = _nvidia_smi_run.run_raw(module, params["executable"], args, params["timeout"])
+        failure = _nvidia_smi_run.failure_of(res, params["timeout"])
+        if failure:
+            topology_errors.append(failure[1])
+            warn("nvidia-smi %s failed; going on without it: %s" % (" ".join(args), failure[1]))
+            return None
+        return res["stdout"]
+
     xml_run = None
     if offline:
         xml_text = read_saved(module, "xml_path")
@@ -454,7 +473,8 @@ def main():
         if params["topology_path"]:
             topology = parse_topology(read_saved(module, "topology_path"), warn=warn)
         elif not offline:
-            topology = parse_topology(run(["topo", "-m"])["stdout"], warn=warn)
+            text = run_topo(["topo", "-m"])
+            topology = None if text is None else parse_topology(text, warn=warn)
         if topology is not None:
             gpu_rows = [name for name in topology["devices"] if name.startswith("GPU")]
             if len(gpu_rows) != info["gpu_count"]:
@@ -471,7 +491,8 @@ def main():
             warn("p2p=%s is not run because xml_path is given; save `nvidia-smi topo -p2p %s` in p2p_path"
                  % (params["p2p"], params["p2p"]))
         else:
-            p2p = parse_p2p(run(["topo", "-p2p", params["p2p"]])["stdout"], warn=warn)["matrix"]
+            text = run_topo(["topo", "-p2p", params["p2p"]]) if not topology_errors else None
+            p2p = None if text is None else parse_p2p(text, warn=warn)["matrix"]
 
     module.exit_json(
         changed=False,
@@ -482,6 +503,7 @@ def main():
         gpus=info["gpus"],
         topology=topology,
         p2p=p2p,
+        topology_error=topology_errors[0] if topology_errors else None,
         nvidia_smi_calls=len(_nvidia_smi_run.CALLS),
     )
 

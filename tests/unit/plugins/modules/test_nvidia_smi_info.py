@@ -61,6 +61,10 @@ if [ -n "$STANDIN_ERR" ]; then
   if [ -n "$STANDIN_SIGNAL" ]; then kill -s "$STANDIN_SIGNAL" $$; fi
   exit "$STANDIN_RC"
 fi
+if [ -n "$STANDIN_TOPO_FAIL" ] && [ "$1" = topo ]; then
+  echo "$STANDIN_TOPO_FAIL" >&2
+  exit 3
+fi
 case "$1 $2" in
   "-q -x") cat "$STANDIN_XML" ;;
   "topo -m") cat "$STANDIN_TOPO" ;;
@@ -107,10 +111,10 @@ def standin(tmp_path, run_module):
     log = tmp_path / "standin.log"
 
     def call(args, xml=SMI_XML_DUAL_2080, topo=SMI_TOPO_2X2080TI_PIX, p2p=SMI_P2P_2X2080TI_NS,
-             err_text=None, rc=0, out=None, sleep=None, signal="", **kwargs):
+             err_text=None, rc=0, out=None, sleep=None, signal="", topo_fail="", **kwargs):
         env = {"STANDIN_LOG": str(log), "STANDIN_XML": fx(xml), "STANDIN_TOPO": fx(topo), "STANDIN_P2P": fx(p2p),
                "STANDIN_ERR": "", "STANDIN_OUT": "", "STANDIN_RC": str(rc), "STANDIN_SLEEP": str(sleep or ""),
-               "STANDIN_SIGNAL": signal,
+               "STANDIN_SIGNAL": signal, "STANDIN_TOPO_FAIL": topo_fail,
                "LC_ALL": "de_DE.UTF-8", "LANG": "de_DE.UTF-8"}
         if err_text is not None:
             err_file = tmp_path / "stderr.txt"
@@ -405,3 +409,22 @@ def test_standin_silent_rc_3_names_the_documented_meaning(standin):
     result, _calls = standin({}, err_text="", rc=3)
     assert result["failed"] and result["error_kind"] == "not_supported"
     assert "not available on target device" in result["msg"]
+
+
+def test_standin_topology_error_fails_by_default(standin):
+    result, calls = standin({"p2p": "rw"}, topo_fail="Topology not available")
+    assert result["failed"] and result["error_kind"] == "not_supported"
+    assert [call.split(" | ")[0] for call in calls] == ["-q -x", "topo -m"]
+
+
+def test_standin_topology_error_warns_and_keeps_the_gpus(standin):
+    """One call chain for gpu_facts: -q -x always, topo when it works (VMs cannot answer it)."""
+    result, calls = standin({"p2p": "rw", "on_topology_error": "warn"}, topo_fail="Topology not available")
+    assert not result.get("failed")
+    assert result["gpu_count"] == 2 and result["topology"] is None and result["p2p"] is None
+    assert "Topology not available" in result["topology_error"]
+    assert any("topo -m failed; going on without it" in w for w in warning_texts(result))
+    # topo -p2p is not tried once topo -m failed
+    assert [call.split(" | ")[0] for call in calls] == ["-q -x", "topo -m"]
+    ok, _calls = standin({"p2p": "rw", "on_topology_error": "warn"})
+    assert ok["topology_error"] is None and ok["p2p"]["GPU0"]["GPU1"] == "NS"
