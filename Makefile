@@ -21,10 +21,11 @@ help:
 	@echo "make lab-destroy  remove the lab container"
 
 # Host packages: podman (+ runc, the only runtime that works on hybrid-cgroup hosts),
-# debootstrap for the base image, dash to evaluate GRUB files as grub-mkconfig does.
+# debootstrap for the base image, dash to evaluate GRUB files as grub-mkconfig does,
+# shellcheck for make lint.
 deps:
 	@missing=""; \
-	for p in podman runc debootstrap dash pciutils; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in podman runc debootstrap dash pciutils shellcheck; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
@@ -56,9 +57,10 @@ test: deps venv link
 	  $(TIMED) "$$stage" $(MAKE) --no-print-directory $$stage || { $(TIMED) --report; exit 1; }; \
 	done; $(TIMED) --report
 
-lint: venv link
+lint: deps venv link
 	@$(ENV) yamllint -s .
 	@$(ENV) ansible-lint --profile production --offline
+	@$(ENV) testbed/shellcheck.sh
 
 unit: venv link
 	@$(ENV) python -m pytest tests/unit -q

@@ -30,7 +30,8 @@ for filter in $(ansible-doc -t filter -l aiserver.gpu | awk '{ print $1 }'); do
   ansible-doc -t filter "$filter" | grep -q '^EXAMPLES' || { echo "collection: $filter lacks EXAMPLES" >&2; exit 1; }
 done
 ansible-doc -t callback aiserver.gpu.summary >/dev/null
-for role in $(ls roles); do
+for role_dir in roles/*/; do
+  role=$(basename "$role_dir")
   ansible-doc -t role "aiserver.gpu.$role" >/dev/null || { echo "collection: ansible-doc -t role aiserver.gpu.$role fails" >&2; exit 1; }
 done
 echo "collection: offline install and docs OK"

@@ -72,3 +72,43 @@ def test_role_names_are_prefixed(role):
                 if not (name.startswith("__%s_" % role) or name.startswith("%s_" % role)):
                     wrong.append("%s: %s" % (os.path.relpath(path, ROOT), name))
     assert wrong == []
+
+
+def _task_keys(node):
+    """Every key of every task (and of module_defaults) in a parsed tasks/playbook file."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _task_keys(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            yield key
+            if key == "module_defaults" and isinstance(value, dict):
+                for name in value:
+                    yield name.replace("group/", "", 1)
+            if key in ("block", "rescue", "always", "tasks", "pre_tasks", "post_tasks", "handlers"):
+                yield from _task_keys(value)
+
+
+def test_every_collection_used_is_a_declared_dependency():
+    """A role that calls community.general.modprobe needs community.general installed: a user
+    with ansible-core alone must get it from ansible-galaxy (galaxy.yml dependencies), not
+    a failure mid-run."""
+    import re
+    fqcn = re.compile(r"^([a-z0-9_]+)\.([a-z0-9_]+)\.[a-z0-9_]+$")
+    with open(os.path.join(ROOT, "galaxy.yml")) as handle:
+        declared = set((yaml.safe_load(handle).get("dependencies") or {}).keys())
+    used = {}
+    paths = [path for role in sorted(os.listdir(os.path.join(ROOT, "roles"))) for path in _task_files(role)]
+    for folder in ("playbooks",):
+        paths += [os.path.join(ROOT, folder, name) for name in os.listdir(os.path.join(ROOT, folder))
+                  if name.endswith(".yml")]
+    paths.append(os.path.join(ROOT, "site.yml"))
+    for path in paths:
+        with open(path) as handle:
+            for key in _task_keys(yaml.safe_load(handle)):
+                match = fqcn.match(str(key))
+                if match and "%s.%s" % match.groups() not in ("ansible.builtin", "aiserver.gpu"):
+                    used.setdefault("%s.%s" % match.groups(), os.path.relpath(path, ROOT))
+    assert used, "no collection found: the scan is broken"
+    missing = dict((name, where) for name, where in used.items() if name not in declared)
+    assert missing == {}, "used but not in galaxy.yml dependencies: %s" % missing
