@@ -399,3 +399,19 @@ def commit(module, edits, backup=False, args=None, new_mode=0o644):
                                  changed=True, files_changed=out["files_changed"])
     out["backup_files"] = backups
     return out
+
+
+def edit_one(module, path, before, after, backup=False, args=None, new_mode=0o644):
+    """:func:`commit` for a module that edits one file, returning what such a module
+    returns: ``changed``, ``path`` (the file written: the target of a symlink), ``diff``
+    (when diff mode is on) and ``backup_file`` (when one was made). ``after`` None means
+    the text stays."""
+    edit = Edit(path, before, before if after is None else after)
+    done = commit(module, [edit], backup=backup, args=args, new_mode=new_mode)
+    out = dict(changed=done["changed"], path=edit.target)
+    if module._diff:  # pylint: disable=protected-access
+        out["diff"] = done["diff"][0] if done["diff"] else dict(before=before or "", after=before or "")
+    if done["backup_files"]:
+        out["backup_file"] = done["backup_files"][0]
+    return out
+

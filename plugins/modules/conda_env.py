@@ -194,10 +194,9 @@ def main():
     text = spec_text(spec, HEADER)
     path = params["spec_path"]
     before = _safe_write.read_text(module, path, "spec_path")
-    done = _safe_write.commit(module, [_safe_write.Edit(path, before, text)], backup=False, args=args)
-    out = dict(changed=done["changed"], spec=spec, spec_changed=before != text)
-    if module._diff:
-        out["diff"] = done["diff"][0] if done["diff"] else dict(before=before or "", after=before or "")
+    out = _safe_write.edit_one(module, path, before, text, args=args)
+    out.update(spec=spec, spec_changed=before != text)
+    out.pop("path")
     if not params["create"]:
         module.exit_json(**out)
 

@@ -126,14 +126,9 @@ def main():
         module.fail_json(msg=str(exc))
     for warning in result["warnings"]:
         module.warn(warning)
-    edit = _safe_write.Edit(path, text, result["text"] if result["changed"] else text)
-    done = _safe_write.commit(module, [edit], backup=module.params["backup"], args=args)
-    out = dict(changed=done["changed"], config=result["after"], path=edit.target)
-    if module._diff:
-        out["diff"] = done["diff"][0] if done["diff"] else dict(before=text or "", after=text or "")
-    if done["backup_files"]:
-        out["backup_file"] = done["backup_files"][0]
-    module.exit_json(**out)
+    out = _safe_write.edit_one(module, path, text, result["text"] if result["changed"] else None,
+                               backup=module.params["backup"], args=args)
+    module.exit_json(config=result["after"], **out)
 
 
 if __name__ == "__main__":
