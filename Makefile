@@ -11,7 +11,7 @@ ENV := . testbed/env.sh &&
 SCENARIOS := $(sort $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 TIMED := testbed/timed.sh
 
-.PHONY: help deps venv link image lab lab-destroy test lint unit sanity collection molecule bench clean
+.PHONY: help deps venv link torch-venv image lab lab-destroy test lint unit sanity collection molecule bench clean gpu-check gpu-check-bundle
 
 help:
 	@echo "make lab          run site.yml against a local lab container (installs what it needs)"
@@ -19,6 +19,8 @@ help:
 	@echo "make molecule S=kernel_tuning   one scenario"
 	@echo "make bench        time an idempotent site.yml run against a facts-only play; nvidia-smi parse figures"
 	@echo "make lab-destroy  remove the lab container"
+	@echo "make gpu-check    on a GPU machine: run the modules against its GPUs, save every raw output (OUT=dir)"
+	@echo "make gpu-check-bundle   build/gpu-check/pylib, the ansible-core a GPU machine without it needs"
 
 # Host packages: podman (+ runc, the only runtime that works on hybrid-cgroup hosts),
 # debootstrap for the base image, dash to evaluate GRUB files as grub-mkconfig does,
@@ -62,7 +64,7 @@ lint: deps venv link
 	@$(ENV) ansible-lint --profile production --offline
 	@$(ENV) testbed/shellcheck.sh
 
-unit: venv link
+unit: venv link torch-venv
 	@$(ENV) python -m pytest tests/unit -q
 
 sanity: venv
@@ -81,6 +83,26 @@ molecule: image
 bench: image
 	@$(ENV) bench/idempotence.sh
 	@$(ENV) python bench/nvidia_smi.py
+
+# A CPU PyTorch for the test of gpu-check's PyTorch benchmark (gloo on CPU ranks), only where
+# pip finds the pinned CPU wheel locally (a wheel folder in pip's find-links): elsewhere the
+# test says it skips, instead of downloading a several-GB CUDA build.
+TORCH_VENV := build/torch-venv
+TORCH_PIN := torch==2.13.0
+torch-venv: venv
+	@if [ -x $(TORCH_VENV)/bin/python ]; then :; \
+	elif $(VENV)/bin/pip download -q --disable-pip-version-check --no-deps --no-index -d build/torch-wheel $(TORCH_PIN) >/dev/null 2>&1; then \
+	  python3 -m venv $(TORCH_VENV).tmp && $(TORCH_VENV).tmp/bin/pip install -q --disable-pip-version-check build/torch-wheel/torch-*.whl \
+	    && rm -rf build/torch-wheel && mv $(TORCH_VENV).tmp $(TORCH_VENV); \
+	else echo "torch-venv: no local $(TORCH_PIN) wheel, the PyTorch benchmark test of gpu-check skips"; fi
+
+# On a GPU machine: Python 3 and this tree only (plus build/gpu-check/pylib where there is no
+# ansible-core: make gpu-check-bundle builds it here). See README, "On a real GPU machine".
+gpu-check:
+	@python3 testbed/gpu_check.py $(if $(OUT),--out "$(OUT)",)
+
+gpu-check-bundle: venv
+	@$(ENV) testbed/gpu-check-bundle.sh
 
 clean:
 	rm -rf build .cache/rootfs-* tests/output
