@@ -19,7 +19,8 @@ fi
 ansible-galaxy collection install --offline --force -p "$inst" "$tarball" >build/offline-install.log 2>&1 \
   || { cat build/offline-install.log >&2; exit 1; }
 export ANSIBLE_COLLECTIONS_PATH="$TESTBED_ROOT/$inst" ANSIBLE_NOCOLOR=1
-for plugin in $(cd plugins/modules && ls *.py | sed 's/\.py$//'); do
+for module_file in plugins/modules/*.py; do
+  plugin=$(basename "$module_file" .py)
   doc=$(ansible-doc -t module "aiserver.gpu.$plugin")
   for section in OPTIONS ATTRIBUTES EXAMPLES "RETURN VALUES"; do
     grep -q "^$section" <<<"$doc" || { echo "collection: ansible-doc aiserver.gpu.$plugin lacks $section" >&2; exit 1; }

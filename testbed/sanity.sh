@@ -11,7 +11,8 @@ cd "$TESTBED_ROOT"
 # from the Python's own ensurepip, then the pip version asked for from the package index.
 getpip_dir="$HOME/.ansible/test/cache"
 mkdir -p "$getpip_dir"
-for v in $(grep -o "pip='[0-9.]*'" "$(python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')"/_internal/python_requirements.py | grep -o "[0-9][0-9.]*"); do
+grep -o "pip='[0-9.]*'" "$(python -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')"/_internal/python_requirements.py \
+  | grep -o "[0-9][0-9.]*" | while read -r v; do
   f="$getpip_dir/get_pip_${v//./_}.py"
   cat >"$f" <<'PY'
 """Offline stand-in for get-pip.py, written by aiserver.gpu testbed/sanity.sh."""
@@ -33,4 +34,6 @@ git ls-files -z --cached --others --exclude-standard | tar --null -T - -cf - | t
 cd "$dest"
 git init -q . && git add -A >/dev/null   # ansible-test lists files through git
 py=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
-ansible-test sanity --python "$py" --color no --truncate 0 ${SANITY_ARGS:-}
+# SANITY_ARGS: more ansible-test options, split on blanks (e.g. "--test pep8").
+read -r -a sanity_args <<<"${SANITY_ARGS:-}"
+ansible-test sanity --python "$py" --color no --truncate 0 "${sanity_args[@]}"

@@ -31,6 +31,7 @@ _Segment = namedtuple('_Segment', 'kind start end cstart cend')
 # kind: 'dq' "...", 'sq' '...', 'uq' unquoted; start/end include the quotes, cstart/cend
 # delimit the content.
 
+
 class _Word(object):
     __slots__ = ('atoms', 'kind', 'text', 'var', 'seg', 'start', 'end')
 

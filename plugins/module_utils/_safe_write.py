@@ -414,4 +414,3 @@ def edit_one(module, path, before, after, backup=False, args=None, new_mode=0o64
     if done["backup_files"]:
         out["backup_file"] = done["backup_files"][0]
     return out
-

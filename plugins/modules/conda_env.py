@@ -28,8 +28,8 @@ description:
     are compared by name and version constraint; others (URLs, C(-r)) are not compared and
     give a warning.
   - Every conda run is killed, with every process it started, after its timeout (O(timeout) for
-    create/update, at most 300 s for the queries): a dead proxy or channel ends in a clear failure,
-    never a task that hangs.
+    create/update, at most 300 s for the queries), so a dead proxy or channel ends in a clear failure,
+    never in a task that hangs.
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
 extends_documentation_fragment:
