@@ -4,7 +4,21 @@
 
 from __future__ import annotations
 
+import math
 import re
+
+# The link physics lives in module_utils; its names are re-exported here for the filter's users.
+from ansible_collections.aiserver.gpu.plugins.module_utils._links import (  # noqa: F401 pylint: disable=unused-import
+    ARCH_BY_NAME,
+    GA100_RE,
+    NVLINK_GA102_LINK_GBPS,
+    NVLINK_LINK_GBPS,
+    PCIE_LANE_GBPS,
+    architecture,
+    nvlink_limit_gbps,
+    pair_limit,
+    pcie_limit_gbps,
+)
 
 DOCUMENTATION = r"""
 name: gpu_validation_judge
@@ -21,14 +35,25 @@ description:
     C(iommu), C(acs), C(known_bad) (driver branch x GPU table), C(p2p_support), C(p2p_bandwidth) (each pair's
     bandwidth as a share of the link's physical limit: PCIe by generation and width, NVLink by generation and
     link count), and one C(nccl) finding per nccl-tests run (C(nccl:<name>) with O(_input.nccl_runs))."
-  - A missing input skips its check with a reason; nothing raises. The verdict is the worst status (fail >
-    warn > pass); info and skipped never lower it. Without a GPU the verdict is C(skipped).
+  - A missing input skips its check with a reason; nothing raises, whatever the types of the inputs (numbers
+    given as strings, C("16"), C("0.8"), are read as numbers; a value of another type counts as missing).
+    The verdict is the worst status (fail > warn > pass); info and skipped never lower it. Without a GPU the
+    verdict is C(skipped).
+  - Every verdict needs its evidence. An nccl-tests run without a result row, with figures no run can produce
+    (C(refused)) or with unchecked values, a P2P test output that is not the test's, cut short or with refused
+    values, an lspci output without capability lines, are said as such, never passed.
+  - Whether the links were sampled under load is decided here (C(smi_load), below); the PCIe and NVLink
+    limits come from C(aiserver.gpu)'s module_utils C(_links).
   - C(gpu_validation_markdown) writes the report as Markdown, verdict first.
+  - C(gpu_validation_fails_on) tells whether a report's verdict is as bad as a level (C(fail), C(warn),
+    C(never)) or worse, that is whether the play should fail (an unknown level counts as C(fail)).
 options:
   _input:
     description:
-      - "The inputs, a dict; every key may be missing or null: C(host) (str), C(smi) (nvidia_smi_info result),
-        C(under_load) (bool, C(smi) was sampled while a test ran), C(cmdline) (str, /proc/cmdline),
+      - "The inputs, a dict; every key may be missing or null: C(host) (str), C(smi) (nvidia_smi_info result,
+        idle), C(smi_load) (nvidia_smi_info result sampled while a test ran: it counts as under load only when
+        every GPU of C(smi) is in it in P0, P1 or P2; the topology and P2P matrix are taken from C(smi)),
+        C(under_load) (bool, C(smi) itself was sampled under load; only without C(smi_load)), C(cmdline) (str, /proc/cmdline),
         C(iommu_groups) (int), C(acs) (pci_acs result), C(p2p) (p2p_bandwidth result), C(nccl) (nccl_test
         result), C(nccl_p2p_disabled) (nccl_test result of the re-run with NCCL_P2P_DISABLE=1), or, instead of
         the last two, C(nccl_runs) (list of C({name, result, p2p_disabled}))."
@@ -52,20 +77,36 @@ EXAMPLES = r"""
       {{ {'host': inventory_hostname, 'smi': smi, 'cmdline': cmdline, 'acs': acs, 'p2p': p2p, 'nccl': nccl}
          | aiserver.gpu.gpu_validation_judge(__gpu_validation_known_bad, 0.8) }}
 
+- name: Judge, with a sample taken while a test ran
+  ansible.builtin.set_fact:
+    gpu_validation_report: >-
+      {{ {'smi': smi, 'smi_load': smi_during_nccl, 'nccl': nccl} | aiserver.gpu.gpu_validation_judge }}
+
 - name: Write report.md
   ansible.builtin.copy:
     content: "{{ gpu_validation_report | aiserver.gpu.gpu_validation_markdown }}"
     dest: /tmp/report.md
     mode: "0644"
+
+- name: Fail on a FAIL verdict
+  ansible.builtin.fail:
+    msg: "{{ gpu_validation_report.summary }}"
+  when: gpu_validation_report | aiserver.gpu.gpu_validation_fails_on('fail')
 """
 
 RETURN = r"""
 _value:
-  description: The report (gpu_validation_judge), or its Markdown text (gpu_validation_markdown).
+  description:
+    - The report (gpu_validation_judge), or its Markdown text (gpu_validation_markdown), or whether the play
+      should fail (gpu_validation_fails_on, a bool).
   type: dict
   contains:
     host: {description: The host name given., type: str}
     verdict: {description: C(pass), C(warn), C(fail) or C(skipped) (no GPU)., type: str}
+    rank: {description: "How bad the verdict is: 0 (pass, skipped), 1 (warn), 2 (fail).", type: int}
+    under_load:
+      description: Whether the PCIe links were judged from a sample taken under load (every GPU busy).
+      type: bool
     summary: {description: One sentence., type: str}
     findings:
       description: One per check, C({id, status, title, detail}); status C(pass), C(warn), C(fail), C(info) or C(skipped).
@@ -80,33 +121,17 @@ _value:
       type: dict
     nccl:
       description: >-
-        C({avg_busbw_gbps, max_busbw_gbps, passed, timed_out, wrong_total, limit_gbps, limit_link, share, runs})
-        of the first run; C(runs) one entry per run.
+        C({avg_busbw_gbps, max_busbw_gbps, passed, timed_out, wrong_total, collective, limit_gbps, limit_link,
+        share, runs}) of the first run; C(runs) one entry per run.
       type: dict
 """
 
 ORDER = {"fail": 3, "warn": 2, "pass": 1, "info": 0, "skipped": 0}
-
-# PCIe payload bandwidth per lane and direction, GB/s (x16: Gen3 15.75, Gen4 31.5, Gen5 63).
-PCIE_LANE_GBPS = {1: 0.25, 2: 0.5, 3: 0.984375, 4: 1.96875, 5: 3.9375, 6: 7.875}
-# NVLink per link and direction, GB/s, by architecture (Pascal NVLink1, Volta/Turing NVLink2,
-# Ampere NVLink3, Hopper NVLink4, Blackwell NVLink5).
-NVLINK_LINK_GBPS = {"Pascal": 20.0, "Volta": 25.0, "Turing": 25.0, "Ampere": 25.0, "Hopper": 25.0,
-                    "Blackwell": 50.0}
-# GA102 boards (RTX 3090, RTX A6000, A40): 4 NVLink3 links of 112.5 GB/s both ways in all.
-NVLINK_GA102_LINK_GBPS = 14.0625
-GA100_RE = re.compile(r"\bA(100|800|30)\b")
-
-# The architecture from the product name, for drivers whose XML has no product_architecture.
-ARCH_BY_NAME = (
-    (re.compile(r"\bG?B(100|200)\b|RTX 50\d0|Blackwell", re.I), "Blackwell"),
-    (re.compile(r"\bG?H(100|200|800|20)\b", re.I), "Hopper"),
-    (re.compile(r"RTX 40\d0|\bL(40S?|4|20)\b|\bAda\b", re.I), "Ada Lovelace"),
-    (re.compile(r"\bA(100|800|30|40|10|16|2)\b|RTX 30\d0|RTX A\d{4}", re.I), "Ampere"),
-    (re.compile(r"RTX 20\d0|TITAN RTX|Quadro RTX|\bT4\b|GTX 16\d0", re.I), "Turing"),
-    (re.compile(r"V100|TITAN V\b", re.I), "Volta"),
-    (re.compile(r"P100|\bP40\b|\bP4\b|GTX 10\d0|GT 1030|TITAN Xp?\b|Quadro P", re.I), "Pascal"),
-)
+# How bad a verdict is, for gpu_validation_fail_on (fail the play at this rank or worse):
+# 'never' is above every verdict.
+RANK = {"pass": 0, "skipped": 0, "info": 0, "warn": 1, "fail": 2, "never": 3}
+# Performance states of a GPU at work; a sample counts as under load only when every GPU is in one.
+BUSY_STATES = ("P0", "P1", "P2")
 
 P2P_STATUS_WORDS = {"OK": "supported", "NS": "not supported", "GNS": "GPU not supported",
                     "CNS": "chipset not supported", "TNS": "topology not supported",
@@ -143,10 +168,12 @@ def _listing(items):
 
 
 def _num(value, digits=1):
+    value = _number(value)
     return "?" if value is None else ("%.*f" % (digits, value))
 
 
 def _pct(share):
+    share = _number(share)
     return "?" if share is None else "%d %%" % round(share * 100)
 
 
@@ -156,17 +183,6 @@ def _gpus(smi):
 
 def _gpu_label(gpu):
     return "GPU%s (%s)" % (gpu.get("index"), gpu.get("pci_bus_id") or "no bus id")
-
-
-def architecture(gpu):
-    """The GPU's architecture: nvidia-smi's, else guessed from the product name; None when unknown."""
-    if gpu.get("architecture"):
-        return gpu["architecture"]
-    name = gpu.get("name") or ""
-    for regex, arch in ARCH_BY_NAME:
-        if regex.search(name):
-            return arch
-    return None
 
 
 def _is_geforce(gpu):
@@ -179,50 +195,212 @@ def driver_branch(version):
     return match.group(1) if match else None
 
 
-def pcie_limit_gbps(gen, width):
-    """Physical PCIe bandwidth per direction, GB/s; None when unknown."""
-    if not gen or not width or gen not in PCIE_LANE_GBPS:
+# --------------------------------------------------------------------------- inputs of any type
+#
+# The judge is documented never to raise. Its inputs come from module results through Jinja,
+# where numbers may arrive as strings ("16", "0.8") and a mistyped variable as anything. Every
+# input is read through these: numbers from numbers or numeric strings, texts from scalars,
+# lists and dicts only when they are lists and dicts; anything else counts as missing.
+
+def _number(value):
+    """A finite int or float from a number or a numeric string; None otherwise (bools too)."""
+    if isinstance(value, bool) or value is None:
         return None
-    return round(PCIE_LANE_GBPS[gen] * width, 3)
+    if isinstance(value, str):
+        text = value.strip()
+        if re.match(r"^[-+]?\d+$", text):
+            return int(text)
+        try:
+            value = float(text)
+        except ValueError:
+            return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    return None
 
 
-def _lower(values):
-    values = [value for value in values if isinstance(value, int)]
-    return min(values) if values else None
+def _int(value):
+    number = _number(value)
+    if number is None or (isinstance(number, float) and not number.is_integer()):
+        return None
+    return int(number)
 
 
-def nvlink_limit_gbps(gpu, links):
-    """Physical NVLink bandwidth per direction of ``links`` links of ``gpu``, GB/s; None when unknown."""
-    arch = architecture(gpu)
-    per_link = NVLINK_LINK_GBPS.get(arch)
-    if arch == "Ampere" and not GA100_RE.search(gpu.get("name") or ""):
-        per_link = NVLINK_GA102_LINK_GBPS
-    if per_link is None:
-        return None, None
-    return round(per_link * links, 3), "%s %g GB/s per link" % (arch, per_link)
+def _text(value):
+    """A str from a str or a number; None for anything else."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return str(value)
+    return None
 
 
-def pair_limit(smi, first, second):
-    """``(GB/s, label)``: the physical one-way limit of the link between two GPUs of ``smi``.
+def _flag(value):
+    """True for true, 1, 'true', 'yes', 'on', '1'; False for anything else."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "1")
+    return _number(value) == 1
 
-    NVLink when ``topo -m`` shows ``NV#`` between them, else PCIe at the lower of the two GPUs'
-    maximum generation and width. ``(None, reason)`` when it cannot be told.
-    """
-    gpus = _gpus(smi)
-    if first >= len(gpus) or second >= len(gpus):
-        return None, "GPU not in nvidia-smi"
-    one, two = gpus[first], gpus[second]
-    cell = _dict(_dict(_dict(_dict(smi).get("topology")).get("matrix")).get("GPU%d" % first)).get("GPU%d" % second)
-    match = re.match(r"^NV(\d+)$", str(cell or ""))
-    if match:
-        limit, how = nvlink_limit_gbps(one, int(match.group(1)))
-        return limit, "NVLink %s (%s)" % (cell, how or "unknown generation")
-    gen = _lower([one.get("pcie_gen_max") or one.get("pcie_gen_current"),
-                  two.get("pcie_gen_max") or two.get("pcie_gen_current")])
-    width = _lower([one.get("pcie_width_max") or one.get("pcie_width_current"),
-                    two.get("pcie_width_max") or two.get("pcie_width_current")])
-    limit = pcie_limit_gbps(gen, width)
-    return limit, ("PCIe Gen%s x%s" % (gen, width)) if limit else "PCIe link unknown"
+
+def _list(value):
+    return value if isinstance(value, list) else []
+
+
+def _strings(value):
+    """A list of str: a str alone, or the scalar items of a list."""
+    if isinstance(value, str):
+        return [value]
+    return [text for text in (_text(item) for item in _list(value)) if text is not None]
+
+
+_GPU_INTS = ("index", "minor_number", "pcie_gen_current", "pcie_gen_max", "pcie_width_current", "pcie_width_max")
+_GPU_TEXTS = ("name", "product_brand", "architecture", "pci_bus_id", "uuid", "performance_state")
+
+
+def _clean_gpu(gpu, position):
+    out = dict((key, _int(gpu.get(key))) for key in _GPU_INTS)
+    out.update((key, _text(gpu.get(key))) for key in _GPU_TEXTS)
+    if out["index"] is None:
+        out["index"] = position
+    return out
+
+
+def _clean_cells(matrix):
+    """``{row: {column: str}}`` from what should be one."""
+    out = {}
+    for row, cells in _dict(matrix).items():
+        row_cells = dict((str(col), value) for col, value in _dict(cells).items() if isinstance(value, str))
+        out[str(row)] = row_cells
+    return out
+
+
+def _clean_smi(smi):
+    """The parts of an nvidia_smi_info result the judge reads, of the right types."""
+    smi = _dict(smi)
+    gpus = [_clean_gpu(gpu, position) for position, gpu in enumerate(gpu for gpu in _list(smi.get("gpus"))
+                                                                     if isinstance(gpu, dict))]
+    topology = _dict(smi.get("topology"))
+    return {"gpus": gpus, "gpu_count": _int(smi.get("gpu_count")), "driver_version": _text(smi.get("driver_version")),
+            "topology": {"matrix": _clean_cells(topology.get("matrix"))} if topology else None,
+            "p2p": _clean_cells(smi.get("p2p")) or None}
+
+
+def _rows(value):
+    """A matrix: a list of rows, each a list of numbers or None (None for a row that is not a list)."""
+    return [[_number(cell) for cell in row] if isinstance(row, list) else None for row in _list(value)]
+
+
+def _clean_p2p(p2p):
+    if not isinstance(p2p, dict):
+        return None
+    access = [[cell if isinstance(cell, bool) else None for cell in row] if isinstance(row, list) else None
+              for row in _list(p2p.get("p2p_access"))]
+    devices = [{"index": _int(dev.get("index")), "pci_address": _text(dev.get("pci_address"))}
+               for dev in _list(p2p.get("devices")) if isinstance(dev, dict)]
+    units = _dict(p2p.get("units"))
+    return {"tool": _text(p2p.get("tool")), "timed_out": _flag(p2p.get("timed_out")),
+            "errors": _strings(p2p.get("errors")), "refused": _strings(p2p.get("refused")),
+            "incomplete": _strings(p2p.get("incomplete")), "unrecognized": _text(p2p.get("unrecognized")),
+            "matrices": dict((str(key), _rows(rows)) for key, rows in _dict(p2p.get("matrices")).items()),
+            "units": dict((str(key), _text(unit)) for key, unit in units.items()) if "units" in p2p else None,
+            "devices": devices, "p2p_access": access or None}
+
+
+def _clean_nccl(result):
+    if not isinstance(result, dict):
+        return None
+    out = {"avg_busbw_gbps": _number(result.get("avg_busbw_gbps")),
+           "max_busbw_gbps": _number(result.get("max_busbw_gbps")),
+           "wrong_total": _int(result.get("wrong_total")) or 0, "timed_out": _flag(result.get("timed_out")),
+           "skipped": _flag(result.get("skipped")), "errors": _strings(result.get("errors")),
+           "refused": _strings(result.get("refused")), "msg": _text(result.get("msg")),
+           "collective": _text(result.get("collective")), "rows": len(_list(result.get("results"))),
+           "completed": _flag(result.get("completed"))}
+    if "passed" in result:
+        out["passed"] = _flag(result.get("passed"))
+    if "validated" in result:
+        out["validated"] = _flag(result.get("validated"))
+    return out
+
+
+def _clean_runs(inputs):
+    runs = []
+    for run in _runs(inputs):
+        runs.append({"name": _text(run.get("name")), "result": _clean_nccl(run.get("result")),
+                     "p2p_disabled": _clean_nccl(run.get("p2p_disabled"))})
+    return runs
+
+
+def _clean_acs(acs):
+    if not isinstance(acs, dict):
+        return None
+    devices = [{"bdf": _text(dev.get("bdf")), "path": _text(dev.get("path")), "enabled": _flag(dev.get("enabled")),
+                "acs_ctl": dict((str(flag), _flag(on)) for flag, on in _dict(dev.get("acs_ctl")).items())}
+               for dev in _list(acs.get("devices")) if isinstance(dev, dict)]
+    out = {"failed": _flag(acs.get("failed")), "msg": _text(acs.get("msg")),
+           "devices": devices if isinstance(acs.get("devices"), list) else None,
+           "orphan_acs_ctl": _int(acs.get("orphan_acs_ctl")) or 0,
+           "orphan_acs_enabled": _int(acs.get("orphan_acs_enabled")) or 0}
+    for key in ("evidence", "capabilities_seen"):
+        if key in acs:
+            out[key] = _text(acs[key]) if key == "evidence" else _int(acs[key])
+    return out
+
+
+def _clean_known_bad(table):
+    return [entry for entry in _list(table) if isinstance(entry, dict)]
+
+
+def _min_share(value):
+    share = _number(value)
+    return float(share) if share is not None and 0 < share <= 1 else 0.8
+
+
+# --------------------------------------------------------------------------- idle and under load
+
+def _load_sample(smi, smi_load, under_load):
+    """``(smi, under_load, why)``: the nvidia-smi read the links are judged from, whether it was
+    taken under load, and, when it was not, why (None when no sample under load was given).
+
+    A sample taken while a test ran (``smi_load``) counts as under load only when every GPU of
+    the idle read is in it in a busy performance state (P0-P2): an idle GPU drops its link to
+    Gen1 on purpose. The topology and P2P matrix stay the idle read's (the sample has none)."""
+    if not isinstance(smi_load, dict):
+        return smi, _flag(under_load), None
+    if smi_load.get("failed") or smi_load.get("error_kind"):
+        return smi, False, "the sample taken while a test ran failed: %s" % (
+            (_text(smi_load.get("msg")) or _text(smi_load.get("error_kind")) or "no reason given").rstrip("."))
+    sample = _clean_smi(smi_load)
+    gpus = sample["gpus"]
+    count = len(smi["gpus"])
+    busy = [gpu for gpu in gpus if gpu["performance_state"] in BUSY_STATES]
+    if gpus and len(busy) == len(gpus) == count:
+        loaded = dict(sample, topology=smi["topology"], p2p=smi["p2p"],
+                      driver_version=sample["driver_version"] or smi["driver_version"])
+        return loaded, True, None
+    if not gpus:
+        why = "the sample taken while a test ran holds no GPU"
+    elif len(gpus) != count:
+        why = "the sample taken while a test ran holds %d of the %d GPUs" % (len(gpus), count)
+    else:
+        why = "the sample taken while a test ran found %s, not busy" % _listing(
+            "GPU%s in %s" % (gpu["index"], gpu["performance_state"] or "an unknown state")
+            for gpu in gpus if gpu not in busy)
+    return smi, False, why
+
+
+def gpu_validation_fails_on(report, level):
+    """Whether ``report``'s verdict is as bad as ``level`` (``fail``, ``warn`` or ``never``) or
+    worse: the play should fail. An unknown level counts as ``fail``; never raises."""
+    verdict = _text(_dict(report).get("verdict")) or "skipped"
+    wanted = RANK.get(_text(level) or "fail", RANK["fail"])
+    return RANK.get(verdict, RANK["fail"]) >= wanted
 
 
 # --------------------------------------------------------------------------- PCIe links
@@ -244,7 +422,7 @@ def check_pcie_width(gpus):
                     "two cards)." % (_listing(links), narrow[0]["pcie_width_max"]))
 
 
-def check_pcie_gen(gpus, under_load):
+def check_pcie_gen(gpus, under_load, why=None):
     known = [gpu for gpu in gpus if gpu.get("pcie_gen_current") and gpu.get("pcie_gen_max")]
     if not known:
         return _finding("pcie_gen", "skipped", "nvidia-smi gives no PCIe link generation for these GPUs.")
@@ -257,7 +435,7 @@ def check_pcie_gen(gpus, under_load):
     if not under_load:
         return _finding("pcie_gen", "info",
                         "%s, sampled idle: idle GPUs drop to Gen1 on purpose to save power, so the generation "
-                        "is only judged while a test runs (no sample under load was taken)." % _listing(links))
+                        "is only judged while a test runs (%s)." % (_listing(links), why or "no sample under load was taken"))
     return _finding("pcie_gen", "fail",
                     "%s while a test was running: the link trained below its maximum. Fix: set the slot's PCIe "
                     "speed to Auto/Gen%d in the BIOS, replace a riser or cable rated for a lower generation, "
@@ -295,20 +473,44 @@ def check_iommu(cmdline, iommu_groups):
 
 
 def check_acs(acs):
-    if not isinstance(acs, dict) or acs.get("devices") is None:
+    """The ACS finding from a pci_acs result (cleaned by :func:`_clean_acs`), or None."""
+    if acs is None:
         return _finding("acs", "skipped", "PCIe ACS was not read (lspci as root is needed).")
-    enabled = [dev for dev in acs.get("devices") or [] if isinstance(dev, dict) and dev.get("enabled")]
-    if not enabled:
-        return _finding("acs", "pass", "No PCIe device has ACS enabled (%d with an ACS capability)."
-                        % len(acs.get("devices") or []))
-    names = ["%s (%s)" % (dev.get("bdf") or dev.get("path") or "?",
-                          ", ".join(flag for flag, on in sorted(_dict(dev.get("acs_ctl")).items()) if on))
-             for dev in enabled]
-    return _finding("acs", "warn",
-                    "ACS is enabled on %d PCIe device(s): %s. With ReqRedir/CmpltRedir set, GPU peer-to-peer "
-                    "traffic goes up to the CPU root complex instead of across the switch (slow P2P, NCCL hangs "
-                    "under an IOMMU). Fix: the kernel_tuning role clears it at every boot "
-                    "(kernel_tuning_acs_disable: true, module aiserver.gpu.pci_acs)." % (len(enabled), _listing(names)))
+    if acs["failed"]:
+        return _finding("acs", "skipped", "ACS could not be read (%s)."
+                        % (acs["msg"] or "the pci_acs task failed").rstrip("."))
+    if acs["devices"] is None:
+        return _finding("acs", "skipped", "ACS could not be read (the pci_acs result lists no devices).")
+    enabled = [dev for dev in acs["devices"] if dev["enabled"]]
+    evidence = acs.get("evidence")
+    if enabled or acs["orphan_acs_enabled"]:
+        names = ["%s (%s)" % (dev["bdf"] or dev["path"] or "?",
+                              ", ".join(flag for flag, on in sorted(dev["acs_ctl"].items()) if on)) for dev in enabled]
+        if acs["orphan_acs_enabled"]:
+            names.append("%d ACSCtl line(s) not tied to a device (grep'd lspci output)" % acs["orphan_acs_enabled"])
+        return _finding("acs", "warn",
+                        "ACS is enabled on %d PCIe device(s): %s. With ReqRedir/CmpltRedir set, GPU peer-to-peer "
+                        "traffic goes up to the CPU root complex instead of across the switch (slow P2P, NCCL hangs "
+                        "under an IOMMU). Fix: the kernel_tuning role clears it at every boot "
+                        "(kernel_tuning_acs_disable: true, module aiserver.gpu.pci_acs).%s"
+                        % (len(enabled) + acs["orphan_acs_enabled"], _listing(names),
+                           " Not every device could be read: %s." % evidence if evidence else ""))
+    readable = len(acs["devices"]) + acs["orphan_acs_ctl"]
+    if evidence:
+        if readable:
+            return _finding("acs", "warn", "ACS is off on the %d device(s) whose ACS could be read, but not every "
+                            "device could be: %s." % (readable, evidence))
+        return _finding("acs", "skipped", "ACS could not be read (%s)." % evidence)
+    if not readable:
+        if acs.get("capabilities_seen"):
+            return _finding("acs", "pass", "No PCIe device has an ACS capability (lspci showed the capabilities of "
+                            "%d device(s))." % acs["capabilities_seen"])
+        return _finding("acs", "skipped", "ACS could not be read (the pci_acs result shows no ACS capability and "
+                        "does not say that lspci printed any capability line).")
+    if not acs["devices"]:
+        return _finding("acs", "pass", "No ACSCtl line shows ACS enabled (%d line(s), not tied to devices: grep'd "
+                        "lspci output)." % acs["orphan_acs_ctl"])
+    return _finding("acs", "pass", "No PCIe device has ACS enabled (%d with an ACS capability)." % len(acs["devices"]))
 
 
 # --------------------------------------------------------------------------- known-bad combinations
@@ -350,10 +552,15 @@ def _entry_matches(entry, gpu, branch, statuses):
     arches = _as_list(entry.get("architectures"))
     if arches and architecture(gpu) not in arches:
         return False
-    product = entry.get("product")
-    if product and not re.search(str(product), gpu.get("name") or "", re.I):
-        return False
-    brand = entry.get("brand")
+    product = _text(entry.get("product"))
+    if product:
+        try:
+            found = re.search(product, gpu.get("name") or "", re.I)
+        except re.error:  # not a regular expression: a plain part of the name
+            found = product.lower() in (gpu.get("name") or "").lower()
+        if not found:
+            return False
+    brand = _text(entry.get("brand"))
     if brand and str(brand).lower() not in ("%s %s" % (gpu.get("product_brand") or "", gpu.get("name") or "")).lower():
         return False
     wanted = _as_list(entry.get("p2p_status"))
@@ -412,9 +619,15 @@ def p2p_order(gpus, p2p, size):
 
 
 def _p2p_matrix(p2p):
-    """``(key, rows)``: the P2P-enabled unidirectional bandwidth matrix of the test, or (None, None)."""
+    """``(key, rows)``: the P2P-enabled unidirectional bandwidth matrix of the test, or (None, None).
+
+    Only a matrix in GB/s: when the result gives units (p2p_bandwidth's ``units``), a matrix
+    in another unit (an nvbandwidth latency in ns) is never taken for a bandwidth."""
     matrices = _dict(_dict(p2p).get("matrices"))
+    units = _dict(p2p).get("units")
     for key in P2P_MATRIX_KEYS:
+        if isinstance(units, dict) and units.get(key) not in (None, "GB/s"):
+            continue
         if matrices.get(key):
             return key, matrices[key]
     return None, None
@@ -529,6 +742,20 @@ def _pair_text(pair):
 def check_p2p_bandwidth(smi, p2p, min_share, heat):
     if not isinstance(p2p, dict):
         return _finding("p2p_bandwidth", "skipped", "The P2P bandwidth test did not run.")
+    if p2p.get("unrecognized"):
+        return _finding("p2p_bandwidth", "skipped", "The P2P test's output could not be read: it is not "
+                        "p2pBandwidthLatencyTest or nvbandwidth output (%s)." % p2p["unrecognized"])
+    finding = _p2p_bandwidth(smi, p2p, min_share, heat)
+    cut = p2p.get("incomplete") or []
+    if cut and finding["status"] not in ("fail",):
+        status = "warn" if ORDER.get(finding["status"], 0) < ORDER["warn"] else finding["status"]
+        finding = _finding("p2p_bandwidth", status, "%s's output is cut short (%s): only what it printed is "
+                           "judged. %s" % (p2p.get("tool") or "The P2P bandwidth test", _listing(cut),
+                                           finding["detail"]))
+    return finding
+
+
+def _p2p_bandwidth(smi, p2p, min_share, heat):
     tool = p2p.get("tool") or "The P2P bandwidth test"
     if p2p.get("timed_out"):
         return _finding("p2p_bandwidth", "fail",
@@ -537,6 +764,9 @@ def check_p2p_bandwidth(smi, p2p, min_share, heat):
     if p2p.get("errors"):
         return _finding("p2p_bandwidth", "fail", "%s reports an error: %s. Check dmesg for Xid errors; a data "
                         "verification error means copies between GPUs corrupt data." % (tool, p2p["errors"][0]))
+    if p2p.get("refused"):
+        return _finding("p2p_bandwidth", "fail", "%s printed values no run can produce, so its output is no evidence: "
+                        "%s. A broken build of the test, or an edited log." % (tool, _listing(p2p["refused"])))
     if heat.get("matrix") is None:
         return _finding("p2p_bandwidth", "skipped", "%s gave no bandwidth matrix." % tool)
     pairs = _pairs(smi, p2p, heat["matrix"])
@@ -598,15 +828,17 @@ def _busbw_text(result):
 
 
 def check_nccl_run(name, result, p2p_disabled, limit):
+    """The finding of one nccl-tests run; ``result`` and ``p2p_disabled`` cleaned by :func:`_clean_nccl`."""
     check_id = "nccl:%s" % name if name else "nccl"
     title = "NCCL %s" % name if name else "NCCL"
     what = name or "The NCCL test"
-    if not isinstance(result, dict) or result.get("skipped") or "passed" not in result:
+    if not isinstance(result, dict) or result["skipped"] or "passed" not in result:
         return _finding(check_id, "skipped", "%s did not run." % what, title)
-    if result.get("timed_out"):
+    if result["timed_out"]:
         detail = ("%s hung and was killed after the timeout (%d result rows before): a hang is the classic "
-                  "broken-P2P failure" % (what, len(result.get("results") or [])))
-        if isinstance(p2p_disabled, dict) and p2p_disabled.get("passed"):
+                  "broken-P2P failure" % (what, result["rows"]))
+        if isinstance(p2p_disabled, dict) and p2p_disabled.get("passed") and p2p_disabled["rows"] \
+                and not p2p_disabled["refused"]:
             detail += ("; confirmed: with NCCL_P2P_DISABLE=1 it passes at %s - P2P is broken on this box "
                        "(driver 545 on 3090/4090? IOMMU? ACS?). Fix: see the known-bad, IOMMU and ACS findings; "
                        "until then run with NCCL_P2P_DISABLE=1." % _busbw_text(p2p_disabled))
@@ -616,33 +848,44 @@ def check_nccl_run(name, result, p2p_disabled, limit):
         else:
             detail += ". Re-run it with NCCL_P2P_DISABLE=1: passing then confirms broken P2P."
         return _finding(check_id, "fail", detail, title)
-    wrong = result.get("wrong_total") or 0
+    wrong = result["wrong_total"]
     if wrong:
         return _finding(check_id, "fail",
                         "%s returned %d wrong values: data corruption, not a performance issue. Fix: check the "
                         "known-bad finding (driver x GPU), re-run with NCCL_P2P_DISABLE=1 to see whether the P2P "
                         "path corrupts, and look for Xid/ECC errors in dmesg." % (what, wrong), title)
-    errors = [str(line) for line in result.get("errors") or []]
+    errors = result["errors"]
     if errors:
         return _finding(check_id, "fail", "%s failed: '%s'%s." % (
             what, _first_error(errors), " and %d more error line(s)" % (len(errors) - 1) if len(errors) > 1 else ""),
             title)
-    if not result.get("passed"):
-        return _finding(check_id, "fail", "%s stopped before its summary line: %s"
-                        % (what, result.get("msg") or "the output is cut short."), title)
+    if result["refused"]:
+        return _finding(check_id, "fail", "%s printed figures no run can produce, so its output is no evidence: %s. "
+                        "A broken build of nccl-tests, or an edited log." % (what, _listing(result["refused"])), title)
+    if not result["passed"]:
+        why = result["msg"] or ("no result row could be read, only the summary line" if result["completed"]
+                                and not result["rows"] else "its output stops before the summary line")
+        return _finding(check_id, "fail", "%s did not pass: %s." % (what, why.rstrip(".")), title)
+    if not result["rows"]:
+        return _finding(check_id, "fail", "%s reports a pass, but no result row was read: no evidence that NCCL "
+                        "works (%s)." % (what, (result["msg"] or "no result table").rstrip(".")), title)
     share = ""
-    if limit[0] and result.get("max_busbw_gbps") is not None:
+    if limit[0] and result["max_busbw_gbps"] is not None:
         share = ", %s of the slowest link's %s GB/s (%s)" % (
             _pct(result["max_busbw_gbps"] / limit[0]), _num(limit[0], 2), limit[1])
+    if result.get("validated") is False:
+        return _finding(check_id, "warn", "%s passed without checking its values (#wrong N/A in every row: data "
+                        "checking off, -c 0), so it says nothing about correctness: %s%s. Run it with -c 1."
+                        % (what, _busbw_text(result), share), title)
     return _finding(check_id, "pass", "%s passed: %s%s." % (what, _busbw_text(result), share), title)
 
 
 def _nccl_summary(runs, limit):
     def figures(result):
-        result = _dict(result)
+        result = result if isinstance(result, dict) else {}
         return {"avg_busbw_gbps": result.get("avg_busbw_gbps"), "max_busbw_gbps": result.get("max_busbw_gbps"),
                 "passed": result.get("passed"), "timed_out": result.get("timed_out", False),
-                "wrong_total": result.get("wrong_total")}
+                "wrong_total": result.get("wrong_total"), "collective": result.get("collective")}
     per_run = []
     for run in runs:
         entry = dict(figures(run.get("result")), name=run.get("name"))
@@ -689,38 +932,38 @@ def _summary(verdict, findings, gpus, driver):
 
 
 def gpu_validation_judge(inputs, known_bad=None, min_share=0.8):
-    """Judge the inputs (see DOCUMENTATION) and return the report dict; never raises on missing keys."""
+    """Judge the inputs (see DOCUMENTATION) and return the report dict; never raises, whatever
+    the types of its inputs (numbers given as strings are read, anything else is missing)."""
     inputs = _dict(inputs)
-    host = inputs.get("host") or "this host"
-    smi = _dict(inputs.get("smi"))
-    gpus = _gpus(smi)
-    try:
-        min_share = float(min_share)
-    except (TypeError, ValueError):
-        min_share = 0.8
-    p2p = inputs.get("p2p") if isinstance(inputs.get("p2p"), dict) else None
+    host = _text(inputs.get("host")) or "this host"
+    idle = _clean_smi(inputs.get("smi"))
+    smi, loaded, not_loaded = _load_sample(idle, inputs.get("smi_load"), inputs.get("under_load"))
+    gpus = smi["gpus"]
+    min_share = _min_share(min_share)
+    p2p = _clean_p2p(inputs.get("p2p"))
     heat = heatmap(smi, p2p)
-    runs = _runs(inputs)
+    runs = _clean_runs(inputs)
     limit = nccl_limit(smi)
-    report = {"host": host, "gpus": _gpu_rows(gpus), "p2p_heatmap": heat, "nccl": _nccl_summary(runs, limit)}
+    report = {"host": host, "gpus": _gpu_rows(gpus), "p2p_heatmap": heat, "nccl": _nccl_summary(runs, limit),
+              "under_load": loaded}
     if not gpus:
-        report.update(verdict="skipped", findings=[],
+        report.update(verdict="skipped", rank=RANK["skipped"], findings=[],
                       summary="No NVIDIA GPU was read on %s (nvidia-smi gave none), so nothing was checked." % host)
         return report
     findings = [
         check_pcie_width(gpus),
-        check_pcie_gen(gpus, bool(inputs.get("under_load"))),
-        check_iommu(inputs.get("cmdline"), inputs.get("iommu_groups")),
-        check_acs(inputs.get("acs")),
-        check_known_bad(smi, p2p, known_bad if isinstance(known_bad, list) else []),
+        check_pcie_gen(gpus, loaded, not_loaded),
+        check_iommu(_text(inputs.get("cmdline")), _int(inputs.get("iommu_groups"))),
+        check_acs(_clean_acs(inputs.get("acs"))),
+        check_known_bad(smi, p2p, _clean_known_bad(known_bad)),
         check_p2p_support(smi, p2p),
         check_p2p_bandwidth(smi, p2p, min_share, heat),
     ]
-    findings += [check_nccl_run(run.get("name"), run.get("result"), run.get("p2p_disabled"), limit) for run in runs] \
+    findings += [check_nccl_run(run["name"], run["result"], run["p2p_disabled"], limit) for run in runs] \
         or [_finding("nccl", "skipped", "No NCCL test ran (no nccl-tests binary, or gpu_validation_nccl: false).")]
     verdict = verdict_of(findings)
     summary = _summary(verdict, findings, gpus, smi.get("driver_version"))
-    report.update(verdict=verdict, findings=findings, summary=summary)
+    report.update(verdict=verdict, rank=RANK[verdict], findings=findings, summary=summary)
     return report
 
 
@@ -731,7 +974,8 @@ def _cell(text):
 
 
 def _first_sentence(text, limit=140):
-    match = re.match(r"^(.*?\.)(\s+[A-Z(]|$)", text or "")
+    text = _text(text) or ""
+    match = re.match(r"^(.*?\.)(\s+[A-Z(]|$)", text)
     sentence = match.group(1) if match else (text or "")
     return sentence if len(sentence) <= limit else sentence[:limit - 3].rstrip() + "..."
 
@@ -745,14 +989,15 @@ def _md_why(findings):
 
 
 def _md_nccl(nccl):
-    runs = _dict(nccl).get("runs") or []
+    nccl = _dict(nccl)
+    runs = [run for run in _list(nccl.get("runs")) if isinstance(run, dict)]
     if not runs:
         return []
     lines = ["", "## NCCL", "", "| test | result | avg busbw GB/s | peak busbw GB/s | with NCCL_P2P_DISABLE=1 |",
              "|---|---|---|---|---|"]
     for run in runs:
         state = "hang" if run.get("timed_out") else ("passed" if run.get("passed") else "failed")
-        off = run.get("p2p_disabled")
+        off = _dict(run.get("p2p_disabled"))
         off_text = "-" if not off else "%s, %s GB/s avg" % ("passed" if off.get("passed") else "failed",
                                                             _num(off.get("avg_busbw_gbps"), 2))
         lines.append("| %s | %s | %s | %s | %s |" % (_cell(run.get("name") or "nccl"), state,
@@ -767,15 +1012,17 @@ def _md_nccl(nccl):
 def gpu_validation_markdown(report):
     """The report as Markdown: verdict first, why, the checks, the GPUs, NCCL and the heatmap."""
     report = _dict(report)
-    findings = [f for f in report.get("findings") or [] if isinstance(f, dict) and f.get("status") in ORDER]
-    lines = ["# GPU validation: %s — %s" % (report.get("host") or "this host", str(report.get("verdict") or "skipped").upper()),
-             "", report.get("summary") or ""]
+    findings = [dict(f, title=_text(f.get("title")) or _text(f.get("id")) or "?", detail=_text(f.get("detail")) or "")
+                for f in _list(report.get("findings")) if isinstance(f, dict) and _text(f.get("status")) in ORDER]
+    host = _text(report.get("host")) or "this host"
+    lines = ["# GPU validation: %s — %s" % (host, (_text(report.get("verdict")) or "skipped").upper()),
+             "", _text(report.get("summary")) or ""]
     if findings:
         lines += ["", "## Why", ""] + _md_why(findings)
         lines += ["", "## Checks", "", "| check | status | finding |", "|---|---|---|"]
         lines += ["| %s | %s | %s |" % (_cell(f["title"]), f["status"].upper(), _cell(_first_sentence(f["detail"])))
                   for f in findings]
-    gpus = report.get("gpus") or []
+    gpus = [gpu for gpu in _list(report.get("gpus")) if isinstance(gpu, dict)]
     if gpus:
         lines += ["", "## GPUs", "", "| # | GPU | bus id | PCIe link |", "|---|---|---|---|"]
         lines += ["| %s | %s | %s | %s |" % (_cell(g.get("index")), _cell(g.get("name")), _cell(g.get("bus_id")),
@@ -784,7 +1031,7 @@ def gpu_validation_markdown(report):
     heat = _dict(report.get("p2p_heatmap"))
     if heat.get("matrix") is not None:
         lines += ["", "## P2P bandwidth", "", "%s, %s, row = source GPU, column = destination."
-                  % (heat.get("title") or "P2P bandwidth", heat.get("unit") or "GB/s"),
+                  % (_text(heat.get("title")) or "P2P bandwidth", _text(heat.get("unit")) or "GB/s"),
                   "", "![P2P bandwidth](p2p_heatmap.png)"]
     return "\n".join(lines) + "\n"
 
@@ -793,4 +1040,5 @@ class FilterModule:
     """aiserver.gpu GPU validation filters."""
 
     def filters(self):
-        return {"gpu_validation_judge": gpu_validation_judge, "gpu_validation_markdown": gpu_validation_markdown}
+        return {"gpu_validation_judge": gpu_validation_judge, "gpu_validation_markdown": gpu_validation_markdown,
+                "gpu_validation_fails_on": gpu_validation_fails_on}

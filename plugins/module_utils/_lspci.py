@@ -203,6 +203,7 @@ def _new_device(header, lineno):
         "_lnkcap": None,
         "_lnksta": None,
         "_acs_header": False,
+        "_caps": False,
     }
 
 
@@ -212,9 +213,13 @@ def _label(device):
     return "%s (line %d)" % (device["path"] or "?", device["line"])
 
 
-def _finish(device, warn):
+def _finish(device, warn, counts):
     link_cap, link_sta = device.pop("_lnkcap"), device.pop("_lnksta")
     acs_header = device.pop("_acs_header")
+    if device.pop("_caps"):
+        counts["capabilities_seen"] += 1
+    if acs_header and device["acs_ctl"] is None:
+        counts["acs_unreadable"] += 1
     if link_cap is not None or link_sta is not None:
         device["link"], problems = parse_link(link_cap, link_sta)
         for problem in problems:
@@ -243,7 +248,10 @@ def scan_lspci(text, warn=None):
       ``orphan_acs_ctl``: list of ACSCtl flag dicts found outside any device block;
       ``orphan_lines``: number of indented lines outside any device block;
       ``capabilities_denied``: number of devices whose capabilities lspci could not
-      read (``Capabilities: <access denied>``: lspci did not run as root).
+      read (``Capabilities: <access denied>``: lspci did not run as root);
+      ``capabilities_seen``: number of devices with at least one readable ``Capabilities:``
+      line (0 for plain ``lspci``: no ACS state can be told from it);
+      ``acs_unreadable``: number of devices with an ACS capability but no ``ACSCtl`` line.
     """
     warn = warn or _noop
     if isinstance(text, bytes):
@@ -254,11 +262,12 @@ def scan_lspci(text, warn=None):
     orphan_lines = 0
     orphan_first = None
     current = None
+    counts = {"capabilities_seen": 0, "acs_unreadable": 0}
 
     def close():
         if current is None:
             return
-        device = _finish(current, warn)
+        device = _finish(current, warn, counts)
         bdf = device["bdf"]
         if bdf is None:
             warn(
@@ -313,10 +322,12 @@ def scan_lspci(text, warn=None):
                 )
             current["acs_cap" if key == "ACSCap" else "acs_ctl"] = flags
         elif key == "Capabilities":
-            if "Access Control Services" in value:
-                current["_acs_header"] = True
-            elif "access denied" in value:
+            if "access denied" in value:
                 current["capabilities_denied"] = True
+            else:
+                current["_caps"] = True
+                if "Access Control Services" in value:
+                    current["_acs_header"] = True
         elif key == "LnkCap" and current["_lnkcap"] is None:
             current["_lnkcap"] = value
         elif key == "LnkSta" and current["_lnksta"] is None:
@@ -347,7 +358,37 @@ def scan_lspci(text, warn=None):
         "orphan_acs_ctl": orphan_acs,
         "orphan_lines": orphan_lines,
         "capabilities_denied": sum(1 for d in devices if d["capabilities_denied"]),
+        "capabilities_seen": counts["capabilities_seen"],
+        "acs_unreadable": counts["acs_unreadable"],
     }
+
+
+def acs_evidence(scan, text):
+    """None when the ACS state of the devices could be read from ``text`` (the output
+    :func:`scan_lspci` made ``scan`` from), else a sentence saying what is missing: an empty
+    output, no device block, no capability line (plain ``lspci``, or ``-v`` without the
+    ``ACSCtl`` lines ``-vvv`` adds), capabilities denied (not root), ACS capabilities whose
+    ``ACSCtl`` line is missing."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", errors="replace")
+    devices = scan["devices"]
+    if not (text or "").strip():
+        return "the lspci output is empty"
+    if not devices:
+        if scan["orphan_acs_ctl"]:
+            return None  # grep'd ACSCtl lines: the state is there, the devices are not
+        return "the text holds no lspci device block (it is not lspci output)"
+    problems = []
+    if scan["capabilities_denied"]:
+        problems.append("lspci could not read the capabilities of %d of %d device(s) ('Capabilities: <access "
+                        "denied>': it did not run as root)" % (scan["capabilities_denied"], len(devices)))
+    if not scan["capabilities_seen"] and not scan["capabilities_denied"]:
+        problems.append("the output lists %d device(s) but no capability line: it is plain lspci output, not "
+                        "lspci -vvv" % len(devices))
+    if scan["acs_unreadable"]:
+        problems.append("%d device(s) have an ACS capability but no ACSCtl line (lspci -v instead of -vvv, or a "
+                        "truncated output): their ACS state is unknown" % scan["acs_unreadable"])
+    return "; ".join(problems) or None
 
 
 def parse_lspci(text, warn=None):

@@ -16,9 +16,24 @@ What is read
       timestamp are all read. Without a header the layout is guessed from the number of
       tokens. Rows are split on whitespace, never at fixed positions; numbers may be in
       scientific notation (``1.57286e+06``) and ``#wrong`` may be ``N/A``;
+    * a ``redop`` printed blank (``alltoall`` and other tests without a reduction, in the
+      older table format: one token fewer than the header names): the row is read by its
+      columns counted from the end of the line, and ``redop`` is None;
     * ``# Out of bounds values : 4 FAILED`` and ``# Avg bus bandwidth : 12.34 [OK|FAILED]``;
+    * the collective: ``# Collective test starting: alltoall_perf`` (nccl-tests 2.14+), else
+      the name of the program that ran (the caller's ``program``), else the command line a
+      shell prompt echoed (``./build/alltoall_perf -b 8``); ``alltoall``, None when unknown;
     * failures: ``NCCL WARN`` lines, ``Test failure``/``Test NCCL failure``/``Test CUDA
       failure``/``Test timeout`` lines, ``# error: ...`` (nccl-tests 2.14+), ``Invalid number of GPUs``.
+
+What is not believed
+    * a row whose figures no run can produce: a negative time, bandwidth or wrong count, an
+      algorithm bandwidth above what its size and time allow, a bus bandwidth above twice the
+      algorithm bandwidth (no collective moves more), or an average bus bandwidth above every
+      row's. Such a row is left out of ``results`` and named in ``refused``; a run with a
+      refused figure does not pass.
+    * a pass without evidence: a log of which no result row could be read never passes, even
+      with its ``# Avg bus bandwidth`` line.
 
 What is never done
     * raise: any text gives a result. Lines inside a run that are not understood are
@@ -59,6 +74,13 @@ _KNOWN_COMMENT_RES = (
 _NCCL_INFO_RE = re.compile(r"\bNCCL (?:INFO|TRACE)\b")
 # The command line of a test binary, echoed by a shell prompt or a script.
 _INVOCATION_RE = re.compile(r"\b\w+_perf(?:_mpi)?\b")
+_COLLECTIVE_RE = re.compile(r"^#\s*Collective test starting\s*:\s*(?P<name>\S+)")
+_PROGRAM_RE = re.compile(r"(?:^|[/\s])(?P<name>[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)*?)_perf(?:_mpi)?(?:\s|$)")
+
+# Slack for the figures' own rounding (times printed with 2 to 3 significant digits,
+# bandwidths with 2 decimals) in the plausibility checks.
+_REL_SLACK = 0.1
+_ABS_SLACK_GBPS = 0.02
 
 # Header names -> (field, group); group None for the leading columns, else 0/1 for the placements.
 _LEADING = {"size": "size_bytes", "bytes": "size_bytes", "count": "count", "n": "count",
@@ -192,11 +214,56 @@ def _parse_row(tokens, layout):
     return row
 
 
+def collective_name(text):
+    """``alltoall`` from ``alltoall_perf``, ``./build/all_reduce_perf -b 8`` or
+    ``/opt/nccl-tests/build/sendrecv_perf_mpi``; None when no ``*_perf`` name is in ``text``."""
+    match = _PROGRAM_RE.search(" %s " % (text or ""))
+    return match.group("name") if match else None
+
+
+def _placement_name(group):
+    return "out-of-place" if group == 0 else "in-place"
+
+
+def implausible(row):
+    """Why the figures of a result row cannot come from a real run (list of phrases, empty
+    when they can): negative values, an algorithm bandwidth above size / time, a bus
+    bandwidth above twice the algorithm bandwidth."""
+    reasons = []
+    for group, key in ((0, "out_of_place"), (1, "in_place")):
+        values = row[key]
+        where = _placement_name(group)
+        for field, what, unit in (("time_us", "time", " us"), ("algbw_gbps", "algorithm bandwidth", " GB/s"),
+                                  ("busbw_gbps", "bus bandwidth", " GB/s"), ("wrong", "wrong-value count", ""),
+                                  ("error", "error", "")):
+            value = values.get(field)
+            if value is not None and value < 0:
+                reasons.append("%s %s %g%s is negative" % (where, what, value, unit))
+        time_us, algbw, busbw = values["time_us"], values["algbw_gbps"], values["busbw_gbps"]
+        if algbw is not None and algbw >= 0 and time_us and time_us > 0 and row["size_bytes"] is not None:
+            most = row["size_bytes"] / (time_us * 1e3)
+            if algbw > most * (1 + _REL_SLACK) + _ABS_SLACK_GBPS:
+                reasons.append("%s algorithm bandwidth %g GB/s is more than %d bytes in %g us can give (%.3g GB/s)"
+                               % (where, algbw, row["size_bytes"], time_us, most))
+        if busbw is not None and algbw is not None and busbw >= 0 and algbw >= 0 \
+                and busbw > 2 * algbw * (1 + _REL_SLACK / 10) + _ABS_SLACK_GBPS:
+            reasons.append("%s bus bandwidth %g GB/s is more than twice the algorithm bandwidth %g GB/s (no "
+                           "collective moves more)" % (where, busbw, algbw))
+    return reasons
+
+
+def _without_redop(layout):
+    """The layout with its leading ``redop`` column removed, or None when it has none."""
+    if (("redop", None)) not in layout:
+        return None
+    return [column for column in layout if column != ("redop", None)]
+
+
 def _looks_like_row(tokens):
     return len(tokens) >= 2 and re.match(r"^\d+$", tokens[0]) and re.match(r"^\d+$", tokens[1])
 
 
-def parse_nccl_log(text, warn=None):
+def parse_nccl_log(text, warn=None, program=None):
     """Parse the output of one nccl-tests run (``*_perf``); never raises.
 
     Returns a dict with ``devices`` (list of ``rank``, ``host``, ``pid``, ``device``,
@@ -204,9 +271,18 @@ def parse_nccl_log(text, warn=None):
     ``redop``, ``root``, ``out_of_place`` and ``in_place``, each ``time_us``,
     ``algbw_gbps``, ``busbw_gbps``, ``wrong`` and, for the old format, ``error``),
     ``avg_busbw_gbps``, ``max_busbw_gbps``, ``wrong_total``, ``errors`` (list of lines),
-    ``completed`` (the ``# Avg bus bandwidth`` line was reached), ``passed`` (completed, no
-    wrong value, no error), plus ``started`` (a run's parameter line was seen) and
-    ``using_devices`` (the ``# Using devices`` line was seen).
+    ``refused`` (one sentence per row or summary figure that no run can produce, see the
+    module docstring; those rows are not in ``results``), ``validated`` (at least one row
+    has a ``#wrong`` count or an ``error`` value: the data were checked; false when every
+    one is ``N/A``, as with ``-c 0``), ``collective`` (``all_reduce``,
+    ``alltoall``...; None when neither the log nor ``program`` tells), ``completed`` (the
+    ``# Avg bus bandwidth`` line was reached), ``passed`` (completed, at least one result
+    row, no wrong value, no error, nothing refused), plus ``started`` (a run's parameter
+    line was seen) and ``using_devices`` (the ``# Using devices`` line was seen).
+
+    ``program`` is the name or path of the binary that printed ``text`` when the caller ran
+    it (``all_reduce_perf``): it names the collective when the log does not
+    (``# Collective test starting`` is only printed by nccl-tests 2.14+).
 
     ``warn`` is called with one sentence per line inside a run that was not understood
     (at most :data:`MAX_WARNINGS`, then one sentence for the rest).
@@ -214,12 +290,14 @@ def parse_nccl_log(text, warn=None):
     warn = warn or _noop
     if isinstance(text, bytes):
         text = text.decode("utf-8", "replace")
-    text = text or ""
+    if not isinstance(text, str):
+        text = "" if text is None else str(text)
     result = {
         "devices": [], "results": [], "avg_busbw_gbps": None, "max_busbw_gbps": None, "wrong_total": 0,
-        "errors": [], "completed": False, "passed": False, "started": False, "using_devices": False,
+        "errors": [], "refused": [], "collective": None, "validated": False, "completed": False, "passed": False,
+        "started": False, "using_devices": False,
     }
-    state = {"warned": 0, "skipped": 0, "content": False}
+    state = {"warned": 0, "skipped": 0, "content": False, "avg_line": None, "banner": None, "invocation": None}
 
     def skip(number, line, why):
         state["warned"] += 1
@@ -249,10 +327,15 @@ def parse_nccl_log(text, warn=None):
                          "are reported, the summary (avg_busbw_gbps, completed) is the last run's")
                 result["completed"] = False
                 result["avg_busbw_gbps"] = None
+                state["avg_line"] = None
             state["content"] = False
             in_run = True
             result["started"] = True
             layout = None
+            continue
+        match = _COLLECTIVE_RE.match(stripped)
+        if match:
+            state["banner"] = collective_name(match.group("name")) or match.group("name")
             continue
         match = _RANK_RE.match(stripped)
         if match:
@@ -275,6 +358,7 @@ def parse_nccl_log(text, warn=None):
         match = _AVG_RE.match(stripped)
         if match:
             result["avg_busbw_gbps"] = _to_float(match.group("value"))
+            state["avg_line"] = number
             if result["avg_busbw_gbps"] is None:
                 warn("line %d: the average bus bandwidth %r is not a number" % (number, match.group("value")))
             if match.group("verdict").upper() == "FAILED":
@@ -289,6 +373,11 @@ def parse_nccl_log(text, warn=None):
                 continue
             if any(regex.match(stripped) for regex in _KNOWN_COMMENT_RES):
                 continue
+            if not in_run and _INVOCATION_RE.search(stripped):
+                # a root prompt ('# ./build/all_reduce_perf -g 8') before the run
+                if state["invocation"] is None:
+                    state["invocation"] = collective_name(stripped)
+                continue
             new_layout = _header_layout(stripped.lstrip("#").split())
             if new_layout is not None:
                 layout = new_layout
@@ -300,7 +389,17 @@ def parse_nccl_log(text, warn=None):
         if _looks_like_row(tokens):
             row_layout = layout or _guess_layout(tokens)
             row = _parse_row(tokens, row_layout) if row_layout else None
+            if row is None and layout and len(tokens) == len(layout) - 1 and _without_redop(layout):
+                # A blank redop (alltoall... in the older format): the columns, counted from
+                # the end of the line, are all there but one name of the header has no token.
+                row = _parse_row(tokens, _without_redop(layout))
             if row is not None:
+                reasons = implausible(row)
+                if reasons:
+                    result["refused"].append("line %d, the row of %s bytes: %s; not taken as evidence"
+                                             % (number, row["size_bytes"], "; ".join(reasons)))
+                    state["content"] = True
+                    continue
                 if result["completed"] and not in_run:
                     warn("line %d: a result row after the summary line" % number)
                 result["results"].append(row)
@@ -311,7 +410,11 @@ def parse_nccl_log(text, warn=None):
                 continue
             skip(number, stripped, "a row that does not fit the column header")
             continue
-        if _NCCL_INFO_RE.search(stripped) or _INVOCATION_RE.search(stripped):
+        if _NCCL_INFO_RE.search(stripped):
+            continue
+        if _INVOCATION_RE.search(stripped):
+            if state["invocation"] is None:
+                state["invocation"] = collective_name(stripped)
             continue
         if in_run:
             skip(number, stripped, "not nccl-tests output")
@@ -328,5 +431,18 @@ def parse_nccl_log(text, warn=None):
                 wrong_total += placement["wrong"]
     result["max_busbw_gbps"] = max(busbw) if busbw else None
     result["wrong_total"] = wrong_total
-    result["passed"] = bool(result["completed"] and wrong_total == 0 and not result["errors"])
+    result["validated"] = any(isinstance(placement["wrong"], int) or placement.get("error") is not None
+                              for row in result["results"] for placement in (row["out_of_place"], row["in_place"]))
+    avg = result["avg_busbw_gbps"]
+    if avg is not None:
+        if avg < 0:
+            result["refused"].append("line %s: the average bus bandwidth %g GB/s is negative; not taken as evidence"
+                                     % (state["avg_line"], avg))
+        elif busbw and avg > max(busbw) * (1 + _REL_SLACK / 10) + _ABS_SLACK_GBPS:
+            result["refused"].append("line %s: the average bus bandwidth %g GB/s is above every row's (at most %g "
+                                     "GB/s); not taken as evidence" % (state["avg_line"], avg, max(busbw)))
+    program_name = collective_name(str(program)) if program else None
+    result["collective"] = state["banner"] or program_name or state["invocation"]
+    result["passed"] = bool(result["completed"] and result["results"] and wrong_total == 0 and not result["errors"]
+                            and not result["refused"])
     return result

@@ -263,8 +263,9 @@ def parse_query_xml(text, warn=None):
       ``average_power_draw``): float or None.
 
     Text before the XML (a warning nvidia-smi printed first) is skipped with a warning.
-    ``warn`` (a callable taking one string) also hears of unreadable fields and of an
-    ``attached_gpus`` that differs from the number of GPUs described.
+    ``warn`` (a callable taking one string) also hears of unreadable fields, of an
+    ``attached_gpus`` that differs from the number of GPUs described, and of GPUs that share
+    one PCI bus id (an inconsistent read: :func:`duplicates` finds them).
 
     Raises :class:`NvidiaSmiParseError` when the text is not ``nvidia_smi_log`` XML.
     """
@@ -298,6 +299,9 @@ def parse_query_xml(text, warn=None):
         except ValueError:
             warn("<attached_gpus> is %r, not a number" % attached_raw)
     gpus = [_parse_gpu(element, position, warn) for position, element in enumerate(root.findall("gpu"))]
+    for bus_id, same in sorted(duplicates(gpus, "pci_bus_id").items()):
+        warn("GPUs %s all have the PCI bus id %s: the output is inconsistent, a bus id cannot name one of them"
+             % (" and ".join(str(gpu["index"]) for gpu in same), bus_id))
     if attached is not None and attached != len(gpus):
         warn("nvidia-smi reports %d attached GPU(s) but describes %d" % (attached, len(gpus)))
     return {
@@ -307,6 +311,17 @@ def parse_query_xml(text, warn=None):
         "gpu_count": len(gpus),
         "gpus": gpus,
     }
+
+
+def duplicates(gpus, key):
+    """``{value: [gpu, ...]}`` for each value of ``key`` (``pci_bus_id``, ``uuid``) that more
+    than one GPU dict of ``gpus`` has (case-insensitive; None is never a duplicate)."""
+    seen = {}
+    for gpu in gpus:
+        value = gpu.get(key)
+        if value:
+            seen.setdefault(str(value).lower(), []).append(gpu)
+    return dict((value, same) for value, same in seen.items() if len(same) > 1)
 
 
 def _first_line(text):
@@ -322,6 +337,10 @@ _DEVICE_RE = re.compile(r"^(?:GPU\d+|NIC\d+|mlx\d+_\d+|CPU\d+|[a-z][a-z0-9]*_\d+
 _HEADER_TOKEN_RE = re.compile(r"CPU Affinity|NUMA Affinity|GPU NUMA ID|\S+")
 _EXTRA_COLUMNS = {"CPU Affinity": "cpu_affinity", "NUMA Affinity": "numa_affinity", "GPU NUMA ID": "gpu_numa_id"}
 _LEGEND_RE = re.compile(r"^\s*(\S+)\s+=\s+(.*?)\s*$")
+# What a cell of the matrix can say: X, PIX, PXB, PHB, NODE, SYS, SOC, NV12, C2C (topo -m);
+# OK, NS, CNS, GNS, TNS, DR, U (topo -p2p). Never a number, a range or N/A: those belong to
+# the affinity columns after the matrix.
+_LINK_RE = re.compile(r"^[A-Z][A-Z0-9]*$")
 _NIC_LEGEND_RE = re.compile(r"^\s*(NIC\d+)\s*:\s*(\S+)\s*$")
 
 
@@ -349,7 +368,8 @@ def _matrix_text(text, what, warn):
         warn("%s: header mixes device and affinity columns: %r" % (what, columns))
     matrix, extras, legend, nics = {}, dict((name, {}) for name in extra_names), {}, {}
     section = "matrix"
-    for line in lines[header_at + 1:]:
+    last = max([number for number, line in enumerate(lines) if line.strip()] or [0])
+    for number, line in enumerate(lines[header_at + 1:], header_at + 1):
         stripped = line.strip()
         if not stripped:
             if section == "matrix" and matrix:
@@ -380,13 +400,30 @@ def _matrix_text(text, what, warn):
             warn("%s: skipped a line that is not a matrix row: %r" % (what, stripped[:120]))
             continue
         values = tokens[1:]
-        cells = values[:len(devices)]
-        rest = values[len(devices):]
         if row in matrix:
             warn("%s: row %s appears twice; kept the first" % (what, row))
             continue
-        matrix[row] = dict(zip(devices, cells))
+        links = 0
+        while links < min(len(values), len(devices)) and _LINK_RE.match(values[links]):
+            links += 1
+        cells = values[:links]
+        rest = values[links:]
         expected_extra = len(extra_names) if row.startswith("GPU") else 0
+        if links < len(devices) and (rest or number < last):
+            # A cell is missing in the row (values that are not links follow, or more lines
+            # do: not a text cut short): which one is unknown, so only the cells whose place
+            # is certain are kept, found from the row's own 'X'.
+            matrix[row] = _placed_cells(row, devices, cells)
+            warn("%s: row %s has %d of %d cells before its affinity columns (a cell is missing); %s"
+                 % (what, row, len(cells), len(devices),
+                    ("kept only the cells whose place is certain (%s)"
+                     % ", ".join(sorted(matrix[row], key=devices.index))) if matrix[row]
+                    else "kept none of them: no cell's place is certain"))
+            for name, value in zip(extra_names[::-1], rest[::-1]):
+                # the affinity columns, counted from the end of the line
+                extras[name][row] = None if _is_not_available(value) else value
+            continue
+        matrix[row] = dict(zip(devices, cells))
         if len(cells) < len(devices):
             warn("%s: row %s has %d of %d cells (output cut short?); kept those"
                  % (what, row, len(cells), len(devices)))
@@ -403,6 +440,21 @@ def _matrix_text(text, what, warn):
     return devices, matrix, extras, legend, nics
 
 
+def _placed_cells(row, devices, cells):
+    """The cells of a row that lacks ``len(devices) - len(cells)`` of them (position unknown)
+    whose column is still certain: the row's own ``X`` tells on which side the gap is. With
+    ``X`` at the row's column, the cells up to it are in place; with ``X`` as many columns
+    early as cells are missing, the cells from it on are. Otherwise none is."""
+    if row not in devices or "X" not in cells:
+        return {}
+    own, at, missing = devices.index(row), cells.index("X"), len(devices) - len(cells)
+    if at == own:
+        return dict(zip(devices[:own + 1], cells[:own + 1]))
+    if at == own - missing:
+        return dict(zip(devices[own:], cells[at:]))
+    return {}
+
+
 def parse_topology(text, warn=None):
     """Parse ``nvidia-smi topo -m``.
 
@@ -412,7 +464,9 @@ def parse_topology(text, warn=None):
       older drivers);
     * ``matrix``: ``{row: {column: value}}`` with the values as printed (``X``, ``PIX``,
       ``PXB``, ``PHB``, ``NODE``, ``SYS``, ``NV12``...); NIC rows included; a row cut short
-      holds the cells it had;
+      holds the cells it had. Only link words are cells: a row with a cell missing in the
+      middle (its affinity values would slide into the matrix) keeps only the cells whose
+      column is certain, and its affinity values are read from the end of the line;
     * ``cpu_affinity``, ``numa_affinity``, ``gpu_numa_id``: ``{GPU0: '0-63'}``... strings as
       printed, None for ``N/A``; only rows that have the column (NIC rows do not);
     * ``nics``: the ``NIC Legend:`` (``{NIC0: 'mlx5_0'}``), empty when absent;
@@ -568,6 +622,7 @@ HINTS["crashed"] = ("nvidia-smi itself crashed: usually user-space driver librar
                     "loaded kernel module, or damaged driver files; reinstall the driver packages and "
                     "reboot, and read dmesg for NVRM lines")
 HINTS["failed"] = "run the same command by hand to see what it says"
+
 
 def _failure_lines(stdout, stderr):
     for text in (stderr, stdout):

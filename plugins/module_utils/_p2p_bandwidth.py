@@ -15,6 +15,14 @@ What is here
     * :func:`summarize` writes the one-sentence verdict the module returns as ``msg``.
     (The module runs the benchmark with the collection's one runner, ``_runner.run``.)
 
+What is not believed
+    * text that is neither tool's output (an nccl-tests log, nvidia-smi output): it is not
+      read at all, and ``unrecognized`` says what it looks like;
+    * a matrix cut short in the middle (``incomplete``), a value no run can produce
+      (``refused``): the log does not pass;
+    * a crash message glued to a partial line (``P2Aborted (core dumped)``): the two are
+      split, the partial line is read for what it holds and the crash is an error.
+
 What is never done
     * raise on odd input: lines that cannot be placed are reported through the ``warn``
       callable given by the caller (one call per line) and skipped.
@@ -74,13 +82,16 @@ _VERSION_LINES = (
 )
 _NVBW_DEVICE_RE = re.compile(r"^Device\s+(\d+):\s*(.*?)\s*\(([0-9A-Fa-f]+):([0-9A-Fa-f]+):([0-9A-Fa-f]+)\)\s*$")
 _RUNNING_RE = re.compile(r"^Running\s+(?:benchmark\s+)?([A-Za-z][A-Za-z0-9_]*)\.?\s*$")
-_SUM_RE = re.compile(r"^SUM\s+([A-Za-z][A-Za-z0-9_]*)\s+(-?\d+(?:\.\d+)?)\s*$")
+_SUM_RE = re.compile(r"^SUM\s+([A-Za-z][A-Za-z0-9_]*)\s+(-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?)\s*$")
 _DESCRIPTION_RE = re.compile(r"\(row\).*\(column\)|\((?:GB/s|ns|us)\)\s*$", re.I)
+# Only nvbandwidth titles its matrices "... GPU(row) <- GPU(column) bandwidth (GB/s)".
+_NVBW_TITLE_RE = re.compile(r"\((?:row)\).*\((?:column)\)", re.I)
+_UNIT_RE = re.compile(r"\((GB/s|ns|us)\)\s*$", re.I)
 _WAIVED_RE = re.compile(r"^Waived\b", re.I)
 
 # --- both
 _ROW_RE = re.compile(r"^(\d+)(?:\s+(.*?))?\s*$")
-_FLOAT_RE = re.compile(r"^-?\d+(?:\.\d+)?$")
+_FLOAT_RE = re.compile(r"^-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?$")
 _GLUED_RE = re.compile(r"^(?:N/A|-?\d+\.\d{2})+$", re.I)
 _GLUED_PART_RE = re.compile(r"N/A|-?\d+\.\d{2}", re.I)
 _NA = frozenset(["n/a", "na", "-", "nan"])
@@ -109,6 +120,32 @@ _INFO_RES = (
     _WAIVED_RE,
 )
 _PROMPT_TOOL_RE = re.compile(r"(?:^|[/\s$#>])(p2pBandwidthLatencyTest|nvbandwidth)(?:\s|$)")
+# A partial line with the shell's crash message glued to it ("P2Aborted (core dumped)"): the
+# program died in the middle of a line and the shell wrote its message right after.
+_GLUED_CRASH_RE = re.compile(
+    r"^(?P<partial>.*\S)(?P<crash>(?:Aborted|Segmentation fault|Bus error|Illegal instruction|"
+    r"Floating point exception|Killed)(?: \(core dumped\))?)\s*$")
+
+# Figures above these cannot be measured (100x the fastest memory of any GPU), and no
+# bandwidth, latency or sum is negative: such values are refused, never reported as results.
+MAX_GBPS = 1e6
+MAX_LATENCY = 1e9        # us or ns
+MAX_SUM = 1e9
+
+# What other text given as a P2P log looks like, to say so: (pattern, description).
+_FOREIGN = (
+    (re.compile(r"^\s*#\s*(?:nThread\s+\d+|nccl-tests version|Rank\s+\d+.*\bdevice\b|Avg bus bandwidth|"
+                r"Collective test starting)|\b\w+_perf\b.*\s-[bgef]\s", re.M),
+     "nccl-tests output (# nThread, # Rank, # Avg bus bandwidth lines): give it to aiserver.gpu.nccl_test"),
+    (re.compile(r"<nvidia_smi_log\b"), "nvidia-smi -q -x XML: give it to aiserver.gpu.nvidia_smi_info"),
+    (re.compile(r"^\s*GPU0(?:\s+\S+)*\s+(?:CPU Affinity|NUMA Affinity)|^\s*X\s+=\s+Self", re.M),
+     "nvidia-smi topo -m output: give it to aiserver.gpu.nvidia_smi_info"),
+    (re.compile(r"NVIDIA-SMI \d+\.\d+|^\|\s*GPU\s+Name\b", re.M), "the nvidia-smi table"),
+    (re.compile(r"^\[CUDA Bandwidth Test\]|^\s*(?:Host to Device|Device to Host) Bandwidth", re.M | re.I),
+     "the CUDA sample bandwidthTest (host to device copies, not GPU to GPU)"),
+    (re.compile(r"deviceQuery|CUDA Device Query", re.I), "the CUDA sample deviceQuery"),
+    (re.compile(r"^(?:[0-9A-Fa-f]{4}:)?[0-9A-Fa-f]{2}:[0-9A-Fa-f]{2}\.[0-7] \w", re.M), "lspci output"),
+)
 
 # Keys of the p2pBandwidthLatencyTest matrices, in the order the tool prints them.
 P2P_MATRIX_KEYS = (
@@ -161,7 +198,7 @@ def _tool_of(line):
             or _OTHER_P2P_HEADING_RE.match(stripped)):
         return P2P_TOOL
     if (_NVBW_VERSION_RE.match(stripped) or _NVBW_DEVICE_RE.match(stripped) or _SUM_RE.match(stripped)
-            or (_RUNNING_RE.match(stripped) and "_" in stripped)):
+            or (_RUNNING_RE.match(stripped) and "_" in stripped) or _NVBW_TITLE_RE.search(stripped)):
         return NVBW_TOOL
     match = _PROMPT_TOOL_RE.search(stripped)
     if match:
@@ -177,6 +214,31 @@ def detect_tool(text):
         if tool:
             return tool
     return None
+
+
+def looks_like(text):
+    """What ``text`` that is neither tool's output looks like, as a phrase (``nccl-tests
+    output ...``), or None when it looks like nothing this collection knows."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    text = _ANSI_RE.sub("", text if isinstance(text, str) else str(text or ""))
+    for regex, what in _FOREIGN:
+        if regex.search(text):
+            return what
+    return None
+
+
+def unrecognized(text):
+    """The sentence for a text that is not p2pBandwidthLatencyTest or nvbandwidth output."""
+    if isinstance(text, bytes):
+        text = text.decode("utf-8", "replace")
+    if not (text or "").strip():
+        return "the text is empty"
+    what = looks_like(text)
+    if what:
+        return "it looks like %s" % what
+    return ("it has none of their lines (the p2pBandwidthLatencyTest banner or matrix headings, the nvbandwidth "
+            "version, Device, 'Running <testcase>.' or SUM lines)")
 
 
 def _numbers(rest, integers=False):
@@ -218,10 +280,15 @@ def _new_run():
         "errors": [],
         "testcases": [],
         "versions": {},
+        "units": {},
+        "refused": [],
+        "incomplete": [],
         # working state, removed by _finish
         "_access": {},
         "_columns": 0,
         "_order": [],
+        "_widths": {},
+        "_row_kind": {},
     }
 
 
@@ -287,6 +354,21 @@ class _Parser(object):
         stripped = line.strip()
         if not stripped:
             return
+        match = _GLUED_CRASH_RE.match(stripped)
+        if match and not any(regex.search(match.group("partial")) for regex in _ERROR_RES):
+            # "P2Aborted (core dumped)": what the test had printed of its line, then the shell's
+            # message. The partial line is read for what it holds (a matrix left incomplete is
+            # reported as such); the crash is an error.
+            partial = match.group("partial")
+            self.warn("line %d: %r is a line cut short by the crash that followed (%s)"
+                      % (self.lineno, partial.strip()[:200], match.group("crash")))
+            self.dispatch(partial.strip(), True)
+            self.run["errors"].append("%s (the test died while printing %r)" % (match.group("crash"),
+                                                                                partial.strip()[:80]))
+            return
+        self.dispatch(stripped, comment)
+
+    def dispatch(self, stripped, comment):
         for handler in (self.banner, self.device, self.access, self.heading, self.nvbw_line, self.header,
                         self.row, self.error):
             if handler(stripped):
@@ -314,6 +396,11 @@ class _Parser(object):
             if match:
                 self.run["versions"][name] = match.group(1)
                 return True
+        if (self.run["tool"] == NVBW_TOOL and "driver" in self.run["versions"] and not self.run["devices"]
+                and "host" not in self.run["versions"] and re.match(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", line)):
+            # nvbandwidth 0.8+ prints the host name alone on a line after the versions
+            self.run["versions"]["host"] = line
+            return True
         return False
 
     def device(self, line):
@@ -380,15 +467,24 @@ class _Parser(object):
                 matrices = self.run["matrices"]
                 matrices[name] = matrices.pop(self.key)
                 self.run["_order"][self.run["_order"].index(self.key)] = name
+                for table in ("units", "_widths", "_row_kind"):
+                    if self.key in self.run[table]:
+                        self.run[table][name] = self.run[table].pop(self.key)
             if name not in self.run["testcases"]:
                 self.run["testcases"].append(name)
             self.run["sums"][name] = value
             self.section, self.key, self.testcase = None, None, None
             return True
-        if _DESCRIPTION_RE.search(line):
+        if _DESCRIPTION_RE.search(line) and (_NVBW_TITLE_RE.search(line) or self.testcase is not None
+                                             or self.run["tool"] == NVBW_TOOL):
+            # A unit alone at the end of a line ("(GB/s)") is nvbandwidth's only inside its run:
+            # the column header of nccl-tests ends the same way.
             self.set_tool(NVBW_TOOL)
             self.section = "nvbw"
             self.start_matrix(self.nvbw_name())
+            unit = _UNIT_RE.search(line)
+            self.run["units"][self.key] = unit.group(1) if unit else None
+            self.run["_row_kind"][self.key] = "CPU" if re.search(r"\bCPU\s*\(row\)", line, re.I) else "GPU"
             return True
         return False
 
@@ -416,6 +512,7 @@ class _Parser(object):
             self.set_tool(P2P_TOOL)
             self.section = "bandwidth"
             self.start_matrix("%s_p2p_%s%s_gbps" % (direction, state, "_reads" if variant == "reads" else ""))
+            self.run["units"][self.key] = "GB/s"
             return True
         match = _LATENCY_RE.match(line)
         if match:
@@ -442,15 +539,20 @@ class _Parser(object):
             if self.section == "latency" and self.latency:
                 kind = "cpu" if label == "CPU" else "gpu"
                 self.start_matrix("latency_%s_p2p_%s%s_us" % ((kind,) + self.latency))
+                self.run["units"][self.key] = "us"
             elif self.section not in ("connectivity", "bandwidth"):
                 self.warn("line %d: matrix header without a heading; its rows are skipped" % self.lineno)
                 self.section, self.key = "orphan", None
+            if self.key and self.section in ("latency", "bandwidth"):
+                self.run["_widths"][self.key] = columns
             return True
         if self.section == "nvbw":
             tokens = line.split()
             if tokens and all(token.isdigit() for token in tokens) and [int(t) for t in tokens] == list(range(len(tokens))):
                 if self.key is None or not self.run["matrices"].get(self.key):
                     self.run["_columns"] = max(self.run["_columns"], len(tokens))
+                    if self.key is not None:
+                        self.run["_widths"][self.key] = len(tokens)
                     return True
         return False
 
@@ -516,6 +618,59 @@ class _Parser(object):
         return runs
 
 
+def _unit_of(key, units):
+    unit = units.get(key)
+    if unit:
+        return unit
+    if key.endswith("_gbps"):
+        return "GB/s"
+    if key.endswith("_us"):
+        return "us"
+    return None
+
+
+def _refuse(run, matrices):
+    """Replace by None every cell no run can produce (negative, or beyond :data:`MAX_GBPS` /
+    :data:`MAX_LATENCY`), and every such SUM; one sentence each in ``run['refused']``."""
+    for key, rows in matrices.items():
+        unit = _unit_of(key, run["units"])
+        limit = MAX_GBPS if unit == "GB/s" else MAX_LATENCY if unit in ("us", "ns") else MAX_GBPS
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row or []):
+                if value is None:
+                    continue
+                if value < 0 or value > limit:
+                    run["refused"].append("%s row %d column %d: %g%s is %s; not taken as a result" % (
+                        key, i, j, value, " " + unit if unit else "", "negative" if value < 0 else
+                        "beyond anything a GPU can do (more than %g)" % limit))
+                    row[j] = None
+    for name in list(run["sums"]):
+        value = run["sums"][name]
+        if value < 0 or value > MAX_SUM:
+            run["refused"].append("SUM %s %g is %s; not taken as a result" % (
+                name, value, "negative" if value < 0 else "beyond anything a GPU can do (more than %g)" % MAX_SUM))
+            del run["sums"][name]
+
+
+def _incomplete(run, matrices, columns, devices):
+    """Sentences for the matrices cut short: fewer rows than columns (one row for
+    nvbandwidth's CPU(row) testcases), a missing row, or a row with fewer values."""
+    found = []
+    for key, rows in matrices.items():
+        width = run["_widths"].get(key) or columns or devices
+        if not width:
+            continue
+        expected = 1 if run["_row_kind"].get(key) == "CPU" else width
+        if len(rows) < expected:
+            found.append("%s has %d of %d rows" % (key, len(rows), expected))
+        for index, row in enumerate(rows):
+            if row is None:
+                found.append("%s has no row %d" % (key, index))
+            elif len(row) < width:
+                found.append("%s row %d has %d of %d values" % (key, index, len(row), width))
+    return found
+
+
 def _finish(run, warn):
     access = run.pop("_access")
     columns = run.pop("_columns")
@@ -528,6 +683,11 @@ def _finish(run, warn):
         else:
             warn("%s has a heading but no rows (log cut short?); left out" % key)
     run["matrices"] = matrices
+    _refuse(run, matrices)
+    run["incomplete"] = _incomplete(run, matrices, columns, len(run["devices"]))
+    run.pop("_widths")
+    run.pop("_row_kind")
+    run["units"] = dict((key, _unit_of(key, run["units"])) for key in list(matrices) + list(run["sums"]))
     if access:
         size = max([len(run["devices"])] + [max(pair) + 1 for pair in access])
         built = [[(True if i == j else access.get((i, j))) for j in range(size)] for i in range(size)]
@@ -551,7 +711,8 @@ def _finish(run, warn):
         if run["p2p_access"]:
             widths.append(len(run["p2p_access"]))
         run["device_count"] = max(widths) or None
-    run["passed"] = bool(matrices or run["sums"]) and not run["errors"]
+    run["passed"] = bool(matrices or run["sums"]) and not run["errors"] and not run["refused"] \
+        and not run["incomplete"]
     return run
 
 
@@ -576,22 +737,43 @@ def parse_p2p_log(text, warn=None):
     * ``errors``: the error lines (asserts, CUDA errors, ``FAILED``...), of every run;
     * ``testcases``: nvbandwidth testcases in the order they ran (empty for the other tool);
     * ``versions``: nvbandwidth ``tool``, ``git``, ``cuda_runtime``, ``cuda_driver``,
-      ``driver`` strings as printed; empty when not printed;
-    * ``passed``: a matrix or a sum was read and no run shows an error;
-    * ``runs``: one dict like the above (without ``runs``) per run in the text.
+      ``driver`` and ``host`` (0.8+) strings as printed; empty when not printed;
+    * ``units``: matrix or testcase key to its unit, ``GB/s`` for bandwidths, ``us`` (the
+      p2pBandwidthLatencyTest latencies) or ``ns`` (nvbandwidth latency testcases, from the
+      matrix title); None when the title was not printed;
+    * ``refused``: one sentence per value no run can produce (negative, or beyond
+      :data:`MAX_GBPS` / :data:`MAX_LATENCY` / :data:`MAX_SUM`); such a cell is None in
+      ``matrices``, such a sum is left out of ``sums``;
+    * ``incomplete``: one sentence per matrix cut short (fewer rows than columns, a missing
+      row, a row with fewer values), of every run;
+    * ``unrecognized``: None, or, when the text is neither tool's output, why (what it looks
+      like: nccl-tests, nvidia-smi...); nothing of such a text is read;
+    * ``passed``: a matrix or a sum was read and no run shows an error, a refused value or a
+      matrix cut short;
+    * ``runs``: one dict like the above (without ``runs`` and ``unrecognized``) per run.
     """
     warn = warn or _noop
     parser = _Parser(warn)
+    if detect_tool(text) is None:
+        # Neither tool's output: nothing in it is a P2P result, whatever its numbers look like
+        # (an nccl-tests table once read as a 1-GPU nvbandwidth matrix).
+        runs = parser.finish()
+        result = dict(runs[0])
+        result.update(runs=runs, unrecognized=unrecognized(text))
+        return result
     for line, comment in _lines(text):
         parser.feed(line, comment)
     runs = parser.finish()
     chosen = next((run for run in runs if run["matrices"] or run["sums"]), runs[0])
     result = dict(chosen)
-    result["errors"] = [error for run in runs for error in run["errors"]]
-    result["passed"] = bool(chosen["matrices"] or chosen["sums"]) and not result["errors"]
+    for key in ("errors", "refused", "incomplete"):
+        result[key] = [item for run in runs for item in run[key]]
+    result["passed"] = bool(chosen["matrices"] or chosen["sums"]) and not result["errors"] \
+        and not result["refused"] and not result["incomplete"]
     if result["tool"] is None:
         result["tool"] = detect_tool(text)
     result["runs"] = runs
+    result["unrecognized"] = None
     return result
 
 
@@ -628,9 +810,18 @@ def summarize(result, timed_out=False, timeout=None, rc=None):
         return "%s reports an error: %s%s (%s)." % (tool, errors[0], more, found)
     if rc not in (None, 0):
         return "%s exited with status %s (%s)." % (tool, rc, found)
+    if result.get("unrecognized"):
+        return "Not p2pBandwidthLatencyTest or nvbandwidth output: %s." % result["unrecognized"]
+    refused = result.get("refused") or []
+    if refused:
+        more = " and %d more" % (len(refused) - 1) if len(refused) > 1 else ""
+        return "%s printed values no run can produce, so the log is no evidence: %s%s (%s)." % (
+            tool, refused[0], more, found)
+    incomplete = result.get("incomplete") or []
+    if incomplete:
+        return "%s output is cut short in the middle of a matrix: %s (%s)." % (tool, "; ".join(incomplete[:3]), found)
     if not result.get("passed"):
         if result.get("tool") is None:
             return "No p2pBandwidthLatencyTest or nvbandwidth output found."
         return "%s output holds no result (%s): the log is cut short or the run did not get that far." % (tool, found)
     return "%s passed: %s." % (tool, found)
-

@@ -116,6 +116,27 @@ def _index_key(key):
     return None
 
 
+def ambiguous(gpus):
+    """Messages for GPUs that share the name commands would give them (their PCI bus id, or
+    their UUID when they have no bus id): an inconsistent read, with which ``-i`` could
+    change the wrong GPU and the read back could not tell them apart. Empty when every GPU
+    has a name of its own (or none at all, which :func:`plan` reports)."""
+    by_selector = {}
+    for gpu in gpus:
+        selector = gpu_selector(gpu)
+        if selector:
+            by_selector.setdefault(str(selector).lower(), []).append(gpu)
+    problems = []
+    for selector, same in sorted(by_selector.items()):
+        if len(same) > 1:
+            problems.append(
+                "%s all report %s %s: nvidia-smi's output is inconsistent, so no command can name one of them "
+                "(nvidia-smi -i %s would pick one) and no read back could tell which one changed"
+                % (" and ".join(gpu_label(gpu) for gpu in same), "the PCI bus id" if same[0].get("pci_bus_id")
+                   else "the UUID", gpu_selector(same[0]), gpu_selector(same[0])))
+    return problems
+
+
 def resolve_requests(gpus, limit_w=None, limits=None):
     """Which limit each GPU is asked for.
 

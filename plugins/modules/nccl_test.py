@@ -18,16 +18,26 @@ description:
     algorithm and bus bandwidth, wrong values, out-of-place and in-place), the average and the
     highest bus bandwidth, the sum of the wrong values, and the error lines (C(NCCL WARN),
     C(Test failure), C(Test NCCL failure), C(# Out of bounds values ... FAILED)).
-  - The run B(passed) when the C(# Avg bus bandwidth) summary line was reached, no value was
-    wrong and no error line was printed. Otherwise the module fails (unless
-    O(fail_on_error=false)) and still returns everything it read.
+  - The run B(passed) when the C(# Avg bus bandwidth) summary line was reached, at least one
+    result row was read, no value was wrong, no error line was printed and no figure was refused.
+    Otherwise the module fails (unless O(fail_on_error=false)) and still returns everything it
+    read. A log with the summary line but no readable row is not a pass, it is no evidence.
+  - Figures no run can produce (a negative time, bandwidth or count, an algorithm bandwidth above
+    what the row's size and time allow, a bus bandwidth above twice the algorithm bandwidth, an
+    average above every row) are refused; the row is left out of RV(results) and named in
+    RV(refused), and the run does not pass.
+  - The collective (RV(collective)) comes from the C(# Collective test starting) line of
+    nccl-tests 2.14+, else from the name of O(executable), else from a command line echoed in
+    the log.
   - A run still going after O(timeout) seconds is killed, its whole process group included, and
     reported as a hang. When the devices were listed and no result row followed, the message
     names the classic cause, a broken GPU peer-to-peer (P2P) path.
   - Old (about 2019, C(error) column, no C(Group) in the rank lines, no C(redop)/C(root) for
     C(all_gather)) and new (C(# nccl-tests version) line, C(#wrong) column, C(N/A) wrong values,
     per-iteration columns) output formats are read; the columns are taken from the column
-    header, not from fixed positions. Noise before the run (shell prompt, ssh or UCX warnings,
+    header, not from fixed positions. A C(redop) printed blank (C(alltoall) in the older
+    format, one token fewer than the header names) is read by counting the columns from the
+    end of the line. Noise before the run (shell prompt, ssh or UCX warnings,
     C(NCCL INFO) lines), stray lines in the table, numbers in scientific notation and logs cut
     short are accepted; lines of the run that are not understood are reported as warnings.
 author:
@@ -98,6 +108,8 @@ notes:
   - The run goes through C(stdbuf -oL -eL) where coreutils' C(stdbuf) is installed, so that the
     lines a hanging binary printed are not lost in its output buffer.
   - A run that exits with a nonzero status counts as an error even when its table is complete.
+    A binary that cannot start because a shared library is missing (C(libnccl.so.2),
+    C(libcudart.so.12)...) is said so in RV(msg), naming the library.
   - Where GPU peer-to-peer traffic is announced but does not get through (PCIe ACS or the IOMMU
     redirecting it, a root complex that does not forward it), a run hangs right after the
     C(# Rank) lines. C(NCCL_P2P_DISABLE=1) in O(env) makes NCCL go through host memory; if the
@@ -147,7 +159,9 @@ EXAMPLES = r"""
 RETURN = r"""
 msg:
   description:
-    - "The verdict in one sentence: C(passed ...); C(N wrong values ...); the hang sentence
+    - "The verdict in one sentence: C(passed ...); C(N wrong values ...); the refused figures; that
+      no result row could be read; how the run ended when it could not start (a missing shared
+      library named); the hang sentence
       (C(no output after the devices were listed for N s: the classic broken-P2P hang; re-run
       with NCCL_P2P_DISABLE=1 to confirm)); C(NCCL errors ...); or that the output ends before
       the summary line."
@@ -156,7 +170,9 @@ msg:
   type: str
   sample: "passed: 25 sizes on 8 GPU(s), avg bus bandwidth 4.85265 GB/s, max 15.04 GB/s"
 passed:
-  description: The summary line was reached, no value was wrong and RV(errors) is empty.
+  description:
+    - The summary line was reached, at least one result row was read, no value was wrong, and
+      RV(errors) and RV(refused) are empty.
   returned: when the output was read (not in check mode with O(executable))
   type: bool
   sample: true
@@ -214,7 +230,7 @@ results:
       type: str
       sample: float
     redop:
-      description: Reduction operation (C(sum), C(none)...); null when the format has no such column.
+      description: Reduction operation (C(sum), C(none)...); null when the format has no such column or prints it blank.
       type: str
       sample: sum
     root:
@@ -260,6 +276,32 @@ max_busbw_gbps:
   returned: when the output was read (not in check mode with O(executable))
   type: float
   sample: 15.04
+refused:
+  description:
+    - One sentence per result row (or summary figure) whose figures no run can produce, naming its
+      line and size and why (negative, above size/time, bus bandwidth above twice the algorithm
+      bandwidth, average above every row). Those rows are not in RV(results).
+  returned: when the output was read (not in check mode with O(executable))
+  type: list
+  elements: str
+  sample: ["line 28, the row of 1048576 bytes: out-of-place bus bandwidth 1e+30 GB/s is more than twice the algorithm
+            bandwidth 3.75 GB/s (no collective moves more); not taken as evidence"]
+collective:
+  description:
+    - The collective tested, V(all_reduce), V(alltoall), V(sendrecv)..., from the log's
+      C(# Collective test starting) line, else the name of O(executable), else a command line in
+      the log; null when none tells.
+  returned: when the output was read (not in check mode with O(executable))
+  type: str
+  sample: all_reduce
+validated:
+  description:
+    - Whether any result row has a C(#wrong) count or an C(error) value, that is whether the data were
+      checked. False when every one is C(N/A) (data checking off, C(-c 0)); a pass then says nothing
+      about the correctness of the results.
+  returned: when the output was read (not in check mode with O(executable))
+  type: bool
+  sample: true
 wrong_total:
   description: Sum of the wrong-value counts (C(N/A) and old-format errors not counted).
   returned: when the output was read (not in check mode with O(executable))
@@ -354,14 +396,21 @@ def hang_sentence(parsed, silent_s, timeout):
     return "no output from the run for %d s: killed after the timeout of %d s" % (silent_s, timeout)
 
 
-def verdict(parsed, timed_out, hang):
+def verdict(parsed, timed_out, hang, ended=None):
     if timed_out:
         return hang
+    if ended and not parsed["results"] and parsed["errors"] == [ended]:
+        # The program printed no table and no error of its own: how it ended is the news (a
+        # missing shared library, a crash...).
+        return ended
     summary_errors = [line for line in parsed["errors"]
                       if line.startswith("#") and ("Out of bounds" in line or "Avg bus bandwidth" in line)]
     other_errors = [line for line in parsed["errors"] if line not in summary_errors]
     if other_errors:
         return "NCCL errors: %d error line(s), the first: %s" % (len(other_errors), other_errors[0])
+    if parsed["refused"]:
+        return ("refused: %d figure(s) no run can produce, so the log is no evidence; the first: %s"
+                % (len(parsed["refused"]), parsed["refused"][0]))
     if parsed["wrong_total"]:
         return "%d wrong values%s" % (parsed["wrong_total"],
                                       " (%s)" % "; ".join(summary_errors) if summary_errors else "")
@@ -373,8 +422,16 @@ def verdict(parsed, timed_out, hang):
                     "hung (the classic broken-P2P hang; re-run with NCCL_P2P_DISABLE=1 to confirm)")
         return "the output ends before the '# Avg bus bandwidth' summary line (%d result row(s)): the run was cut short" \
             % len(parsed["results"])
-    return "passed: %d sizes on %d GPU(s), avg bus bandwidth %s GB/s, max %s GB/s" % (
-        len(parsed["results"]), len(parsed["devices"]), parsed["avg_busbw_gbps"], parsed["max_busbw_gbps"])
+    if not parsed["results"]:
+        return ("no result row could be read: the output has the '# Avg bus bandwidth' summary line but no row of "
+                "the result table%s, so it is no evidence that the collective ran"
+                % ("" if parsed["devices"] else " and no '# Rank' device line"))
+    gpus = ("%d GPU(s)" % len(parsed["devices"])) if parsed["devices"] else "GPUs the log does not list"
+    text = "passed: %d sizes on %s, avg bus bandwidth %s GB/s, max %s GB/s" % (
+        len(parsed["results"]), gpus, parsed["avg_busbw_gbps"], parsed["max_busbw_gbps"])
+    if not parsed["validated"]:
+        text += "; the values were not checked (#wrong N/A in every row: data checking off, -c 0)"
+    return text
 
 
 def main():
@@ -404,6 +461,7 @@ def main():
 
     extra = {}
     timed_out = False
+    ended = None
     if params["log_path"]:
         path = params["log_path"]
         if not os.path.isfile(path):
@@ -432,18 +490,20 @@ def main():
         text = ran["stdout"]
         timed_out = ran["timed_out"]
         extra["rc"] = ran["rc"]
-        parsed = parse_nccl_log(text, warn=warn)
+        parsed = parse_nccl_log(text, warn=warn, program=cmd[0])
         if timed_out:
             silent_s = int(round(ran["elapsed"] - (ran["last_output_at"] or 0.0)))
             parsed["errors"].append(hang_sentence(parsed, silent_s, params["timeout"]))
         elif ran["rc"] != 0:
-            parsed["errors"].append(describe(ran, os.path.basename(cmd[0])))
-        parsed["passed"] = bool(parsed["completed"] and not parsed["wrong_total"] and not parsed["errors"])
+            ended = describe(ran, os.path.basename(cmd[0]))
+            parsed["errors"].append(ended)
+        parsed["passed"] = bool(parsed["completed"] and parsed["results"] and not parsed["wrong_total"]
+                                and not parsed["errors"] and not parsed["refused"])
 
     hang = parsed["errors"][-1] if timed_out else None
     result = dict(
         changed=False,
-        msg=verdict(parsed, timed_out, hang),
+        msg=verdict(parsed, timed_out, hang, ended),
         passed=parsed["passed"],
         completed=parsed["completed"],
         devices=parsed["devices"],
@@ -452,6 +512,9 @@ def main():
         max_busbw_gbps=parsed["max_busbw_gbps"],
         wrong_total=parsed["wrong_total"],
         errors=parsed["errors"],
+        refused=parsed["refused"],
+        collective=parsed["collective"],
+        validated=parsed["validated"],
         timed_out=timed_out,
         log=tail(text),
         **extra

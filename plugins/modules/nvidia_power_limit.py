@@ -84,6 +84,9 @@ notes:
     current limit within 0.5 W of the asked one counts as set (no C(-pl) runs), and the read
     back accepts such a difference too. Asked values are passed to C(-pl) with at most two
     decimals.
+  - A read in which two GPUs share a PCI bus id (or, without bus ids, a UUID) is refused before any
+    change (RV(error_kind=ambiguous_gpus)), since a command could not name one of them, nor a read back tell
+    which one changed.
   - The range check is strict. A value outside C(min_power_limit) to C(max_power_limit) is
     refused for every GPU before any GPU is changed, with a message naming the GPU (index,
     product name, PCI bus id), the asked value and both bounds.
@@ -225,7 +228,8 @@ error_kind:
       N/A limits; nothing was changed), V(insufficient_permissions) (not root, or a container
       without C(SYS_ADMIN)), V(not_supported) (the GPU refuses C(-pl)), V(out_of_range) (the
       driver refused the value), V(not_applied) (the read back differs), V(timeout),
-      V(failed) (another error of C(-pl)/C(-pm)), or one of the kinds of the
+      V(failed) (another error of C(-pl)/C(-pm)), V(ambiguous_gpus) (two GPUs of the read share a PCI bus
+      id, or a UUID when they have no bus id; nothing was changed), or one of the kinds of the
       collection's nvidia-smi runner (V(not_installed), V(driver_not_loaded),
       V(driver_library_mismatch), V(nvml_unknown_error), V(gpu_lost), V(no_devices),
       V(access_blocked), V(unparsable)).
@@ -233,7 +237,7 @@ error_kind:
   type: str
   sample: insufficient_permissions
 errors:
-  description: Every problem found while planning, when RV(error_kind) is V(invalid_request).
+  description: Every problem found while planning, when RV(error_kind) is V(invalid_request) or V(ambiguous_gpus).
   returned: failure
   type: list
   elements: str
@@ -282,6 +286,7 @@ from ansible_collections.aiserver.gpu.plugins.module_utils._nvidia_smi_run impor
     run_raw,
 )
 from ansible_collections.aiserver.gpu.plugins.module_utils._power_limit import (
+    ambiguous,
     classify_set_output,
     commands as planned_commands,
     plan,
@@ -385,6 +390,13 @@ def main():
         return gpus
 
     gpus = read()
+    clash = ambiguous(gpus)
+    if clash:
+        module.fail_json(
+            msg="Nothing was changed: %s. Run nvidia-smi -q -x by hand; reboot if it keeps listing two GPUs at one "
+                "address." % "; ".join(clash), error_kind="ambiguous_gpus", errors=clash, commands=[], changed=False,
+            nvidia_smi_calls=len(CALLS),
+        )
     actions, errors = plan(gpus, params["limit_w"], params["limits"], params["persistence_mode"])
     if errors:
         module.fail_json(

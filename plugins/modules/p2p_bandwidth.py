@@ -19,6 +19,15 @@ description:
     (C(2494.51364.13)), shell prompt lines, C(#) script comments, C([...]) elisions and ANSI codes are
     read; a log cut short keeps the rows and cells it has. What cannot be placed is reported as a
     warning, never as a failure.
+  - What is not evidence does not pass. A text that is neither tool's output (an nccl-tests log,
+    nvidia-smi output...) is not read at all; RV(unrecognized) says what it looks like. A matrix
+    cut short in the middle is named in RV(incomplete); a value no run can produce (negative,
+    beyond any GPU) is refused (RV(refused), the cell null). A crash message the shell glued to a
+    partial line (C(P2Aborted (core dumped))) is split; the partial line is read, the crash is an
+    error.
+  - Every matrix and C(SUM) has its unit in RV(units) (C(GB/s), C(us), or C(ns) for the
+    nvbandwidth latency testcases, from the matrix title), so a latency is never taken for a
+    bandwidth.
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
 requirements:
@@ -52,7 +61,8 @@ options:
   fail_on_error:
     description:
       - Fail when RV(passed) is false, that is when the run or the log shows an error line, the run
-        timed out or exited non-zero, or no matrix nor C(SUM) line could be read at all.
+        timed out or exited non-zero, no matrix nor C(SUM) line could be read at all, a matrix is
+        cut short, a value was refused, or the text is not output of either tool.
       - The failure still returns everything parsed.
       - With V(false) the module never fails for what the tool reports; check RV(passed).
     type: bool
@@ -214,6 +224,36 @@ errors:
   type: list
   elements: str
   sample: ["ASSERT in expression h_errorFlag == 0 in void memcmpPatternHelper(...)() : memcpy.cpp:165"]
+units:
+  description:
+    - Matrix name or testcase (every key of RV(matrices) and RV(sums)) to its unit, V(GB/s) for
+      bandwidths, V(us) for the p2pBandwidthLatencyTest latencies, V(ns) for the nvbandwidth latency
+      testcases (from the matrix title); null when the title was not printed.
+  returned: always
+  type: dict
+  sample: {"device_to_device_memcpy_write_ce": "GB/s", "device_to_device_latency_sm": "ns"}
+refused:
+  description:
+    - One sentence per value no run can produce (negative, or beyond 1e6 GB/s, 1e9 us/ns, 1e9 for a
+      C(SUM)), naming the matrix, row and column; the cell is null in RV(matrices), such a C(SUM) is
+      left out of RV(sums).
+  returned: always
+  type: list
+  elements: str
+  sample: ["unidirectional_p2p_enabled_gbps row 0 column 1: -5.72 GB/s is negative; not taken as a result"]
+incomplete:
+  description: One sentence per matrix cut short (fewer rows than columns, a missing row, a row with fewer values).
+  returned: always
+  type: list
+  elements: str
+  sample: ["latency_gpu_p2p_enabled_us row 1 has 1 of 2 values"]
+unrecognized:
+  description:
+    - Null, or, when the text is neither tool's output, why, naming what it looks like (C(it looks like
+      nccl-tests output ...)). Nothing of such a text is read.
+  returned: always
+  type: str
+  sample: "it looks like nccl-tests output (# nThread, # Rank, # Avg bus bandwidth lines): give it to aiserver.gpu.nccl_test"
 testcases:
   description: The C(nvbandwidth) testcases in the order they ran (C(Running) or C(SUM) lines); empty for C(p2pBandwidthLatencyTest).
   returned: always
@@ -223,22 +263,23 @@ testcases:
 versions:
   description:
     - What C(nvbandwidth) prints about itself and the system, as printed, under the keys V(tool)
-      (C(nvbandwidth Version)), V(git), V(cuda_runtime), V(cuda_driver) and V(driver). Empty when not printed.
+      (C(nvbandwidth Version)), V(git), V(cuda_runtime), V(cuda_driver), V(driver) and V(host) (the host name
+      nvbandwidth 0.8 and later print). Empty when not printed.
   returned: always
   type: dict
   sample: {"tool": "v0.7", "git": "v0.7", "cuda_runtime": "12040", "cuda_driver": "12040", "driver": "550.127.08"}
 passed:
   description:
-    - True when at least one matrix or C(SUM) line was read and there is no error line, no timeout and no
-      non-zero exit status.
+    - True when at least one matrix or C(SUM) line was read and there is no error line, no refused value, no
+      matrix cut short, no timeout and no non-zero exit status.
   returned: always
   type: bool
   sample: true
 runs:
   description:
     - One entry per run found in the text, in order, each with the keys RV(tool), RV(device_count), RV(devices),
-      RV(p2p_access), RV(matrices), RV(sums), RV(errors) (of that run only), RV(testcases), RV(versions) and
-      RV(passed) (of that run only).
+      RV(p2p_access), RV(matrices), RV(sums), RV(errors), RV(refused) and RV(incomplete) (of that run only),
+      RV(testcases), RV(versions), RV(units) and RV(passed) (of that run only).
     - Usually one entry; see the notes for texts that hold several runs.
   returned: always
   type: list

@@ -25,6 +25,9 @@ description:
     reset or hot-plugged); run it from a boot-time service to keep ACS off.
   - C(lspci) shows the extended capabilities only to root, so the module needs root
     (C(become=true)) to see ACS on a live host.
+  - An output that cannot show ACS (empty, plain C(lspci) without C(-vvv), capabilities denied to a
+    non-root user) gives an empty RV(devices) and says why in RV(evidence); no device with ACS is
+    not the same as no information about ACS.
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
 requirements:
@@ -281,6 +284,32 @@ stderr:
   returned: failure, when C(lspci) or C(setpci) fails
   type: str
   sample: "setpci: Unable to write to /sys/bus/pci/devices/0000:07:00.0/config: Operation not permitted"
+devices_seen:
+  description: Number of device blocks in the C(lspci) output (with or without ACS).
+  returned: always
+  type: int
+  sample: 298
+capabilities_seen:
+  description:
+    - Number of devices with at least one readable C(Capabilities:) line. V(0) means the output says nothing
+      about ACS (plain C(lspci), or capabilities denied to a non-root user), so an empty RV(devices) does
+      not mean that no device has ACS.
+  returned: always
+  type: int
+  sample: 120
+evidence:
+  description:
+    - Null when the ACS state could be read; otherwise what is missing, in one sentence (an empty output, no
+      device block, no capability line, capabilities denied, an ACS capability without its C(ACSCtl) line).
+      An empty RV(devices) is evidence that no device has ACS only when this is null.
+  returned: always
+  type: str
+  sample: "the output lists 298 device(s) but no capability line: it is plain lspci output, not lspci -vvv"
+orphan_acs_enabled:
+  description: How many of the RV(orphan_acs_ctl) lines show ACS enabled.
+  returned: always
+  type: int
+  sample: 0
 orphan_acs_ctl:
   description:
     - Number of C(ACSCtl) lines that are not under any device header (grep'd or truncated output)
@@ -298,6 +327,7 @@ from ansible_collections.aiserver.gpu.plugins.module_utils._runner import descri
 from ansible_collections.aiserver.gpu.plugins.module_utils._lspci import (
     acs_ctl_misplaced,
     acs_devices,
+    acs_evidence,
     acs_targets,
     scan_lspci,
 )
@@ -434,6 +464,7 @@ def main():
 
     scan = scan_lspci(text, warn)
     devices = scan["devices"]
+    evidence = acs_evidence(scan, text)
     if not acs_devices(devices) and not scan["orphan_acs_ctl"]:
         if lspci_path is None and not is_root:
             module.warn(
@@ -446,6 +477,15 @@ def main():
                 "root, so ACS is not visible; capture `sudo lspci -D -vvv` instead."
                 % (lspci_path or "lspci output", scan["capabilities_denied"])
             )
+        elif evidence:
+            module.warn("ACS could not be read: %s%s." % (
+                evidence, "; save `sudo lspci -D -vvv` in lspci_path" if lspci_path else ""))
+    summary = dict(
+        devices_seen=len(devices),
+        capabilities_seen=scan["capabilities_seen"],
+        orphan_acs_enabled=sum(1 for flags in scan["orphan_acs_ctl"] if any(flags.values())),
+        evidence=evidence,
+    )
 
     targets = acs_targets(devices, scope) if state == "disabled" else []
     if targets and lspci_path is None:
@@ -503,6 +543,7 @@ def main():
         enabled_count=sum(1 for device in acs if device["enabled"]),
         cleared=cleared,
         orphan_acs_ctl=len(scan["orphan_acs_ctl"]),
+        **summary
     )
 
 

@@ -42,6 +42,8 @@ LSPCI_PEX8747 = "H_lspci-vvv_plx-pex8747-downstream-port_acs-disabled_excerpt.tx
 LSPCI_PEX8747_HDR = "synthetic_pex8747-excerpt-with-header.txt"
 LSPCI_NIC_ACS = "synthetic_lenovo-p920-e1-e2_nic-function-acs-enabled.txt"
 LSPCI_NONROOT = "synthetic_nonroot_access-denied.txt"
+LSPCI_PLAIN = "synthetic_lenovo-p920_plain-lspci-D-PP_headers-only.txt"   # no -vvv: headers only
+LSPCI_EMPTY = "synthetic_empty.txt"
 
 # --------------------------------------------------------------------------- nvidia-smi -pl / -q (fixtures/nvidia_smi, M_*)
 
@@ -61,6 +63,7 @@ SMI_XML_RTX3090 = "A_rtx-3090_525.xml"                       # v12, 525.147.05
 SMI_XML_RTX4000_ADA = "A_rtx-4000-sff-ada_595.xml"           # v13, 595.84
 SMI_XML_TESLA_T4 = "A_tesla-t4_515.xml"                      # v11, 515.105.01
 SMI_XML_ATTACHED_MISMATCH = "synthetic_q-x_attached-2-described-1_mig-enabled.xml"
+SMI_XML_SAME_BUS_ID = "synthetic_q-x_dual-rtx-2080_same-bus-id-twice.xml"   # GPU 1 reads as 01:00.0 too
 
 SMI_TOPO_2X2080TI_PIX = "D_2x-rtx2080ti_PIX_cpu-numa-affinity_autodl.txt"
 SMI_TOPO_4X3090_NV4 = "D_4x-rtx3090-nvlink-pairs_NV4-PHB-NODE_aikitoria-pr18.txt"
@@ -68,6 +71,7 @@ SMI_TOPO_8XH100_NV18 = "D_8x-h100-nv18_cpu-affinity_ml-engineering.txt"
 SMI_TOPO_L40S_ANSI = "D_l40s-single_topo_ansi_595.txt"
 SMI_TOPO_NICS = "synthetic_topo-m_2x-gpu-nv12_2x-nic_nic-legend.txt"
 SMI_TOPO_CUT = "synthetic_topo-m_4x-rtx3090_cut-short.txt"
+SMI_TOPO_MISSING_CELL = "synthetic_topo-m_4x-rtx3090_row-GPU1-missing-a-cell.txt"
 SMI_P2P_2X2080TI_NS = "D_topo-p2p-p_2x-rtx2080ti_NS_autodl.txt"
 
 SMI_ERR_COULDNT_COMMUNICATE = "I_nvidia-smi-failed-couldnt-communicate_shine-cluster-50.txt"
@@ -96,6 +100,11 @@ NCCL_2X2080TI_ALL_REDUCE = "E_2x-rtx2080ti_all_reduce_pix-no-p2p_autodl.txt"
 NCCL_2X2080TI_ALLTOALL_NA = "E_2x-rtx2080ti_alltoall_inplace-wrong-NA_autodl.txt"
 NCCL_3X3090_WRONG_FAILED = "E_3x-rtx3090-3node_all_reduce_inc_wrong-nonzero-FAILED_stray-line.txt"
 NCCL_8X4090_ALL_REDUCE = "E_8x-rtx4090_all_reduce_stock-no-p2p_chlc-blog.txt"
+NCCL_64XV100_ALLTOALL_BLANK_REDOP = "E_64x-v100-8node_alltoall_old-format_blank-redop_nccl-tests-78_partial.txt"
+NCCL_4XH100_ALLTOALL_BANNER_CUT = "E_4x-h100_alltoall_collective-banner_nccl-tests-2.17.8_nccl-2169_partial.txt"
+NCCL_BLANK_REDOP_ERROR_NA = "synthetic_64x-v100_alltoall_old-format_blank-redop_error-NA.txt"   # the above, -c 0
+NCCL_AVG_LINE_ONLY = "synthetic_2x-rtx2080ti_alltoall_avg-line-only.txt"                      # no device, no row
+NCCL_ABSURD_FIGURES = "synthetic_2x-rtx2080ti_all_reduce_busbw-1e30_negative-time.txt"         # two rows edited
 
 # --------------------------------------------------------------------------- p2pBandwidthLatencyTest / nvbandwidth (fixtures/p2p, F_/G_)
 
@@ -107,3 +116,27 @@ P2P_8X4090_STOCK = "F_8x-rtx4090_p2p-unsupported-stock_chlc-blog.txt"           
 P2P_6X4090_READS = "F_p2pBandwidthLatencyTest_6x-rtx4090-early-driver_P2P-Reads-matrix_nccl-814_PARTIAL.txt"
 NVBW_8XA100_ASSERT = "G_8x-a100-sxm4-80gb_d2d-read-ce-assert_v0.7.txt"                # v0.7, ASSERT, no matrix
 NVBW_README_WRITE_CE = "G_8x-gpu_readme-example_d2d-write-ce.txt"                     # one 8x8 matrix, no SUM
+NVBW_1X3050_LATENCY_NS = "G_1x-rtx3050-laptop_all-testcases_host-device-latency-ns_v0.8.txt"  # 17 SUMs, one in ns
+P2P_ABORTED_GLUED = "synthetic_2x-rtx2080ti_p2p_aborted-glued-to-heading.txt"          # 'P2Aborted (core dumped)'
+P2P_CUT_MID_MATRIX = "synthetic_4x-rtx3090_p2p_cut-mid-matrix.txt"                     # 2 of 4 rows
+P2P_ABSURD_VALUES = "synthetic_2x-rtx2080ti_p2p_negative-bandwidth_1e30-latency.txt"   # two cells edited
+
+# --------------------------------------------------------------------------- ipmitool (fixtures/ipmi, J_/L_)
+
+IPMI_LAN_PRINT_SM_STATIC = "J_ipmitool-lan-print_supermicro-0cc47a-static_go-hal.txt"
+IPMI_MC_INFO_SM_X10 = "J_ipmitool-mc-info_supermicro-x10sri-fw3.19_smfc.txt"
+IPMI_POWER_ON_REFUSED = "J_ipmitool-chassis-power-on_failed-invalid-command_openbmc-1236.err"  # stderr, rc 1
+
+# --------------------------------------------------------------------------- mokutil --sb-state (fixtures/mokutil, L_)
+
+MOKUTIL_ENABLED = "L_mokutil-sb-state_enabled_ubuntu24.04-rtx4070.txt"
+MOKUTIL_DISABLED = "L_mokutil-sb-state_disabled_hwameistor-docs.txt"
+MOKUTIL_EFI_NOT_SUPPORTED = "L_mokutil-sb-state_efi-variables-not-supported_legacy-bios_ubuntu-forum-nvidia535.txt"
+MOKUTIL_SHIM_VALIDATION_DISABLED = "L_mokutil-sb-state_enabled_validation-disabled-in-shim_systemd-pr-39298.txt"
+MOKUTIL_SETUP_MODE = "L_mokutil-sb-state_disabled_setup-mode_system76-firmware-open-388.txt"
+
+# --------------------------------------------------------------------------- Redfish Bios resources (fixtures/redfish, K_)
+
+REDFISH_BIOS_SUPERMICRO_X12 = "K_redfish-bios_supermicro-x12-intel_real-world-fixture_buildio.json"
+REDFISH_BIOS_DELL_MX740C = "K_redfish-bios-attributes_dell-poweredge-mx740c_idrac_gather_facts-sample.json"
+REDFISH_BIOS_SD_PENDING_SUPERMICRO = "K_redfish-bios-SD-pending_supermicro_buildio.json"   # no Attributes member

@@ -16,11 +16,13 @@ import yaml
 
 from ansible_collections.aiserver.gpu.plugins.filter.gpu_validation import (
     FilterModule,
+    gpu_validation_fails_on,
     gpu_validation_judge,
     gpu_validation_markdown,
     pair_limit,
 )
-from ansible_collections.aiserver.gpu.plugins.module_utils._lspci import acs_devices, scan_lspci
+from ansible_collections.aiserver.gpu.plugins.module_utils import _links
+from ansible_collections.aiserver.gpu.plugins.module_utils._lspci import acs_devices, acs_evidence, scan_lspci
 from ansible_collections.aiserver.gpu.plugins.module_utils._nccl_tests import parse_nccl_log
 from ansible_collections.aiserver.gpu.plugins.module_utils._nvidia_smi import parse_p2p, parse_query_xml, parse_topology
 from ansible_collections.aiserver.gpu.plugins.module_utils._p2p_bandwidth import parse_p2p_log
@@ -79,8 +81,14 @@ def nccl_log(name, timed_out=False):
 
 
 def acs_result(name):
-    devices = acs_devices(scan_lspci(text("lspci", name))["devices"])
-    return {"devices": devices, "enabled_count": sum(1 for dev in devices if dev["enabled"])}
+    """A pci_acs result (state: query) for a saved lspci output: its devices, counts and evidence."""
+    raw = text("lspci", name)
+    scan = scan_lspci(raw)
+    devices = acs_devices(scan["devices"])
+    return {"devices": devices, "enabled_count": sum(1 for dev in devices if dev["enabled"]),
+            "orphan_acs_ctl": len(scan["orphan_acs_ctl"]), "devices_seen": len(scan["devices"]),
+            "capabilities_seen": scan["capabilities_seen"], "evidence": acs_evidence(scan, raw),
+            "orphan_acs_enabled": sum(1 for flags in scan["orphan_acs_ctl"] if any(flags.values()))}
 
 
 def by_id(report):
@@ -407,8 +415,9 @@ def test_markdown_without_heatmap_or_gpu():
     assert "p2p_heatmap.png" not in markdown
 
 
-def test_filter_module_exposes_both():
-    assert set(FilterModule().filters()) == {"gpu_validation_judge", "gpu_validation_markdown"}
+def test_filter_module_exposes_the_three():
+    assert set(FilterModule().filters()) == {"gpu_validation_judge", "gpu_validation_markdown",
+                                             "gpu_validation_fails_on"}
 
 
 # --- heatmap script ------------------------------------------------------------------------------
@@ -462,3 +471,256 @@ def test_inputs_are_not_modified():
     before = copy.deepcopy(inputs)
     judge(inputs)
     assert inputs == before
+
+
+# --- issue 12: evidence, under load, ranks, inputs of any type -----------------------------------
+
+def loaded_sample(smi_result, state="P0"):
+    """The idle read with every GPU in ``state``: what a sample taken while a test runs shows
+    (the link generation as the idle capture's maximum, the GPUs busy); no topology (the role
+    samples with topology: false)."""
+    sample = copy.deepcopy(smi_result)
+    for gpu in sample["gpus"]:
+        gpu.update(performance_state=state, pcie_gen_current=gpu["pcie_gen_max"])
+    sample["topology"] = sample["p2p"] = None
+    return sample
+
+
+def test_a_sample_with_every_gpu_busy_is_judged_under_load():
+    """Before, in validate.yml: __gpu_validation_loaded and the combine of the sample with the idle topology."""
+    inputs = dual_2080()
+    inputs["smi_load"] = loaded_sample(inputs["smi"])
+    report = judge(inputs)
+    assert report["under_load"] is True
+    assert by_id(report)["pcie_gen"]["status"] == "pass"  # Gen3 of Gen3 under load
+    assert report["p2p_heatmap"]["matrix"] is not None and by_id(report)["p2p_support"]["status"] == "info"
+    # the idle read's topology is kept: the slowest link is still the PCIe x16 pair
+    assert report["nccl"]["limit_link"] == "PCIe Gen3 x16"
+
+
+def test_a_sample_taken_under_load_at_gen1_fails():
+    inputs = dual_2080()
+    sample = loaded_sample(inputs["smi"])
+    for gpu in sample["gpus"]:
+        gpu["pcie_gen_current"] = 1
+    inputs["smi_load"] = sample
+    finding = by_id(judge(inputs))["pcie_gen"]
+    assert finding["status"] == "fail" and "while a test was running" in finding["detail"]
+
+
+@pytest.mark.parametrize("change, why", [
+    (lambda sample: sample["gpus"][1].update(performance_state="P8"),
+     "the sample taken while a test ran found GPU1 in P8, not busy"),
+    (lambda sample: sample["gpus"].pop(), "the sample taken while a test ran holds 1 of the 2 GPUs"),
+    (lambda sample: sample.update(gpus=[]), "the sample taken while a test ran holds no GPU"),
+    (lambda sample: sample.update(failed=True, msg="nvidia-smi timed out."),
+     "the sample taken while a test ran failed: nvidia-smi timed out"),
+], ids=["one-idle", "one-missing", "none", "failed"])
+def test_a_sample_that_is_not_under_load_says_why(change, why):
+    inputs = dual_2080()
+    sample = loaded_sample(inputs["smi"])
+    change(sample)
+    inputs["smi_load"] = sample
+    report = judge(inputs)
+    finding = by_id(report)["pcie_gen"]
+    assert report["under_load"] is False and finding["status"] == "info"
+    assert finding["detail"].endswith("so the generation is only judged while a test runs (%s)." % why)
+
+
+def test_no_sample_keeps_the_explicit_under_load_flag():
+    inputs = dual_2080()
+    inputs.update(smi_load=None, under_load="true")  # a string, as Jinja may give it
+    assert by_id(judge(inputs))["pcie_gen"]["status"] == "fail"
+
+
+@pytest.mark.parametrize("verdict, level, fails", [
+    ("fail", "fail", True), ("warn", "fail", False), ("warn", "warn", True), ("pass", "warn", False),
+    ("fail", "never", False), ("skipped", "warn", False), ("fail", "typo", True), ("fail", None, True),
+])
+def test_fails_on_ranks_like_the_role_did(verdict, level, fails):
+    """Before, in validate.yml: __gpu_validation_rank {pass: 0, skipped: 0, info: 0, warn: 1, fail: 2, never: 3}."""
+    assert gpu_validation_fails_on({"verdict": verdict}, level) is fails
+
+
+def test_the_report_has_its_rank():
+    assert judge(dual_2080())["rank"] == 2 and judge(a100_box())["rank"] == 0
+    assert judge({"host": "nogpu"})["rank"] == 0
+    assert gpu_validation_fails_on(None, "fail") is False and gpu_validation_fails_on([], "warn") is False
+
+
+def test_nccl_summary_line_alone_is_not_a_pass():
+    """Before: 'The NCCL test passed' from a log holding only '# Avg bus bandwidth'."""
+    inputs = {"smi": dual_2080()["smi"], "nccl": nccl_log("synthetic_2x-rtx2080ti_alltoall_avg-line-only.txt")}
+    finding = by_id(judge(inputs))["nccl"]
+    assert finding["status"] == "fail"
+    assert finding["detail"] == "The NCCL test did not pass: no result row could be read, only the summary line."
+    # and a result that says passed without a row (a hand-made or older result) is no evidence either
+    inputs["nccl"] = {"passed": True, "results": [], "avg_busbw_gbps": 2.0, "timed_out": False}
+    finding = by_id(judge(inputs))["nccl"]
+    assert finding["status"] == "fail"
+    assert finding["detail"].startswith("The NCCL test reports a pass, but no result row was read: no evidence")
+
+
+def test_nccl_refused_figures_fail():
+    inputs = {"smi": dual_2080()["smi"],
+              "nccl": nccl_log("synthetic_2x-rtx2080ti_all_reduce_busbw-1e30_negative-time.txt")}
+    finding = by_id(judge(inputs))["nccl"]
+    assert finding["status"] == "fail"
+    assert finding["detail"].startswith("The NCCL test printed figures no run can produce, so its output is no "
+                                        "evidence: line 19, the row of 2048 bytes: out-of-place time -11.83 us")
+
+
+def test_nccl_unchecked_values_warn():
+    inputs = {"smi": dual_2080()["smi"],
+              "nccl": nccl_log("synthetic_64x-v100_alltoall_old-format_blank-redop_error-NA.txt")}
+    finding = by_id(judge(inputs))["nccl"]
+    assert finding["status"] == "warn" and "without checking its values" in finding["detail"]
+    inputs["nccl"] = nccl_log("E_64x-v100-8node_alltoall_old-format_blank-redop_nccl-tests-78_partial.txt")
+    assert by_id(judge(inputs))["nccl"]["status"] == "pass"
+
+
+def test_an_nccl_log_given_as_the_p2p_test_is_not_read():
+    inputs = dual_2080()
+    inputs["p2p"] = parse_p2p_log(text("nccl_tests", "E_2x-rtx2080ti_all_reduce_pix-no-p2p_autodl.txt"))
+    report = judge(inputs)
+    finding = by_id(report)["p2p_bandwidth"]
+    assert finding["status"] == "skipped" and "it looks like nccl-tests output" in finding["detail"]
+    assert report["p2p_heatmap"]["matrix"] is None
+
+
+def test_a_p2p_log_cut_mid_matrix_warns():
+    inputs = rtx4090_stock_box()
+    inputs["smi"] = box("A_rtx-3090_525.xml", 4, name="NVIDIA GeForce RTX 3090")
+    inputs["p2p"] = p2p_log("synthetic_4x-rtx3090_p2p_cut-mid-matrix.txt")
+    finding = by_id(judge(inputs))["p2p_bandwidth"]
+    assert finding["status"] == "warn"
+    assert finding["detail"].startswith("p2pBandwidthLatencyTest's output is cut short (bidirectional_p2p_enabled_gbps "
+                                        "has 2 of 4 rows): only what it printed is judged.")
+
+
+def test_p2p_refused_values_fail():
+    inputs = dual_2080()
+    inputs["p2p"] = p2p_log("synthetic_2x-rtx2080ti_p2p_negative-bandwidth_1e30-latency.txt")
+    finding = by_id(judge(inputs))["p2p_bandwidth"]
+    assert finding["status"] == "fail" and "values no run can produce" in finding["detail"]
+
+
+def test_a_latency_matrix_is_never_read_as_bandwidth():
+    """nvbandwidth's latency testcase titled '(ns)', under a name the judge takes for a bandwidth."""
+    smi_result = box("synthetic_q-x_attached-2-described-1_mig-enabled.xml", 2)
+    latency = {"tool": "nvbandwidth", "matrices": {"device_to_device_memcpy_read_ce": [[None, 613.22], [613.22, None]]},
+               "units": {"device_to_device_memcpy_read_ce": "ns"}}
+    report = judge({"smi": smi_result, "p2p": latency})
+    assert report["p2p_heatmap"]["matrix"] is None
+    assert by_id(report)["p2p_bandwidth"]["status"] == "skipped"
+    latency["units"]["device_to_device_memcpy_read_ce"] = "GB/s"
+    assert judge({"smi": smi_result, "p2p": latency})["p2p_heatmap"]["matrix"] == [[None, 613.22], [613.22, None]]
+
+
+@pytest.mark.parametrize("name, status, words", [
+    ("synthetic_empty.txt", "skipped", "ACS could not be read (the lspci output is empty)."),
+    ("synthetic_lenovo-p920_plain-lspci-D-PP_headers-only.txt", "skipped",
+     "ACS could not be read (the output lists 298 device(s) but no capability line: it is plain lspci output, "
+     "not lspci -vvv)."),
+    ("synthetic_nonroot_access-denied.txt", "skipped", "ACS could not be read (lspci could not read the capabilities"),
+    ("H_lspci-vvv-grep-ACSCtl_all-disabled_stelline-esc8000a.txt", "pass", "No ACSCtl line shows ACS enabled (46 "),
+    ("H_lspci-vvvPP_full_supermicro-4028GR-TVRT_8x-v100-sxm2_plx9765-pm8533_acs-all-disabled_mithro.txt", "pass",
+     "No PCIe device has ACS enabled (31 with an ACS capability)."),
+], ids=["empty", "plain-lspci", "nonroot", "grep-orphans", "supermicro"])
+def test_acs_needs_capability_lines_to_pass(name, status, words):
+    """Before: an empty capture or plain lspci gave 'No PCIe device has ACS enabled' as a PASS."""
+    inputs = rtx4090_stock_box()
+    inputs["acs"] = acs_result(name)
+    finding = by_id(judge(inputs))["acs"]
+    assert finding["status"] == status and finding["detail"].startswith(words), finding
+
+
+def test_acs_results_without_evidence_fields_are_not_a_pass():
+    inputs = rtx4090_stock_box()
+    inputs["acs"] = {"devices": [], "enabled_count": 0}  # an older pci_acs result: nothing says lspci showed anything
+    assert by_id(judge(inputs))["acs"]["status"] == "skipped"
+    inputs["acs"] = {"failed": True, "msg": "lspci was not found in PATH or the sbin directories; install pciutils."}
+    finding = by_id(judge(inputs))["acs"]
+    assert finding["status"] == "skipped" and finding["detail"].startswith("ACS could not be read (lspci was not found")
+
+
+def test_links_live_in_module_utils():
+    """The physics moved to module_utils/_links.py; the filter uses (and re-exports) it."""
+    assert pair_limit is _links.pair_limit
+    assert _links.pcie_limit_gbps(4, 16) == 31.5 and _links.pcie_limit_gbps("3", "16") == 15.75
+    assert _links.pcie_limit_gbps(None, 16) is None and _links.pcie_limit_gbps([4], {}) is None
+    assert _links.nvlink_limit_gbps({"name": "NVIDIA A100-SXM4-80GB"}, 12) == (300.0, "Ampere 25 GB/s per link")
+    assert _links.nvlink_limit_gbps({"name": "NVIDIA GeForce RTX 3090"}, 4) == (56.25, "Ampere 14.0625 GB/s per link")
+    assert _links.nvlink_limit_gbps({"name": "mystery"}, 4) == (None, None)
+    assert _links.architecture({"name": "NVIDIA H100 80GB HBM3"}) == "Hopper"
+    assert _links.architecture({"architecture": "Ada Lovelace", "name": "x"}) == "Ada Lovelace"
+    assert _links.architecture(None) is None and _links.pair_limit(None, 0, 1) == (None, "GPU not in nvidia-smi")
+
+
+# Every value a key may wrongly hold: numbers as strings (read), and other types (counted as missing).
+WRONG = ["16", "0.8", "12.3", "x", "", None, [], [1, "a", None], {}, {"a": 1}, True, -1, 1e30, float("nan")]
+
+
+def _paths(value, prefix=()):
+    """Every key path of ``value`` (dicts, and the first item of each list), leaves included."""
+    yield prefix
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _paths(item, prefix + (key,))
+    elif isinstance(value, list) and value:
+        yield from _paths(value[0], prefix + (0,))
+
+
+def _replaced(value, path, new):
+    value = copy.deepcopy(value)
+    if not path:
+        return new
+    holder = value
+    for key in path[:-1]:
+        holder = holder[key]
+    holder[path[-1]] = new
+    return value
+
+
+def test_every_input_key_with_wrong_types_never_raises():
+    """Before: a TypeError for pcie widths '16', gpu counts as strings, min_share '0.8', busbw '12.3'."""
+    base = dual_2080()
+    base.update(acs=acs_result("H_lspci-D-vvvPP_full_lenovo-p920_quadro-rtx4000_acs-TransBlk-enabled_mithro.txt"),
+                smi_load=loaded_sample(base["smi"]),
+                nccl_runs=base["nccl_runs"] + [{"name": "sendrecv_perf",
+                                                "result": nccl_log("E_1x-rtx4090_all_reduce_hang-at-using-devices_"
+                                                                   "nccl-tests-117.txt", timed_out=True),
+                                                "p2p_disabled": nccl_log("E_8x-rtx4090_all_reduce_stock-no-p2p_"
+                                                                         "chlc-blog.txt")}])
+    base["acs"]["devices"] = base["acs"]["devices"][:2]
+    paths = sorted(set(_paths(base)), key=len)
+    assert len(paths) > 150
+    for path in paths:
+        for wrong in WRONG:
+            inputs = _replaced(base, path, wrong)
+            report = gpu_validation_judge(inputs, known_bad=KNOWN_BAD)
+            assert report["verdict"] in ("pass", "warn", "fail", "skipped"), (path, wrong)
+            json.dumps(report)
+            gpu_validation_markdown(report)
+    for wrong in WRONG:
+        gpu_validation_judge(base, known_bad=wrong, min_share=wrong)
+        gpu_validation_judge(base, known_bad=[{"product": "RTX (2080", "driver_branch": wrong, "severity": wrong,
+                                               "p2p_status": wrong, "architectures": wrong, "brand": wrong}],
+                             min_share=wrong)
+        gpu_validation_fails_on(wrong, wrong)
+        gpu_validation_markdown({"findings": [{"status": "fail", "title": wrong, "detail": wrong}], "gpus": [wrong],
+                                 "nccl": {"runs": [{"avg_busbw_gbps": wrong, "p2p_disabled": wrong}],
+                                          "limit_gbps": wrong}, "p2p_heatmap": {"matrix": [], "title": wrong},
+                                 "host": wrong, "verdict": wrong, "summary": wrong})
+
+
+def test_numbers_given_as_strings_are_read_as_numbers():
+    inputs = dual_2080()
+    for gpu in inputs["smi"]["gpus"]:
+        for key in ("pcie_width_current", "pcie_width_max", "pcie_gen_current", "pcie_gen_max"):
+            gpu[key] = str(gpu[key])
+    inputs["smi"]["gpu_count"] = "2"
+    inputs["nccl_runs"][0]["result"]["max_busbw_gbps"] = "4.0"
+    inputs["iommu_groups"] = "0"
+    report = judge(inputs, min_share="0.8")
+    assert report == judge(dual_2080())

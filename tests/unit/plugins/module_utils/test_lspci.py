@@ -12,6 +12,7 @@ from ansible_collections.aiserver.gpu.plugins.module_utils._lspci import (
     ACS_FLAGS,
     acs_ctl_misplaced,
     acs_devices,
+    acs_evidence,
     acs_targets,
     normalize_bdf,
     parse_header,
@@ -19,8 +20,8 @@ from ansible_collections.aiserver.gpu.plugins.module_utils._lspci import (
     parse_lspci,
     scan_lspci,
 )
-from captures import (LSPCI_LENOVO, LSPCI_NIC_ACS, LSPCI_NONROOT, LSPCI_PEX8747, LSPCI_PEX8747_HDR, LSPCI_STELLINE_GREP,
-                      LSPCI_SUPERMICRO, fixture_path)
+from captures import (LSPCI_EMPTY, LSPCI_LENOVO, LSPCI_NIC_ACS, LSPCI_NONROOT, LSPCI_PEX8747, LSPCI_PEX8747_HDR,
+                      LSPCI_PLAIN, LSPCI_STELLINE_GREP, LSPCI_SUPERMICRO, fixture_path)
 
 ALL_OFF = dict((flag, False) for flag in ACS_FLAGS)
 ALL_ON = dict((flag, True) for flag in ACS_FLAGS)
@@ -291,7 +292,8 @@ def test_blank_line_ends_a_block():
 
 def test_bytes_input_and_empty_input():
     assert parse_lspci(read(LSPCI_PEX8747_HDR).encode())[0]["bdf"] == "0000:03:08.0"
-    assert scan("") == ({"devices": [], "orphan_acs_ctl": [], "orphan_lines": 0, "capabilities_denied": 0}, [])
+    assert scan("") == ({"devices": [], "orphan_acs_ctl": [], "orphan_lines": 0, "capabilities_denied": 0,
+                         "capabilities_seen": 0, "acs_unreadable": 0}, [])
     assert parse_lspci("\n\n\r\n") == []
 
 
@@ -434,3 +436,45 @@ def test_parse_header_forms():
 )
 def test_acs_ctl_misplaced(vendor, device, expected):
     assert acs_ctl_misplaced(vendor, device) is expected
+
+
+# --------------------------------------------------------------------------- issue 12: what the output can tell
+
+@pytest.mark.parametrize("name, evidence", [
+    (LSPCI_LENOVO, None),
+    (LSPCI_SUPERMICRO, None),
+    (LSPCI_STELLINE_GREP, None),  # grep'd ACSCtl lines: their state is there
+    (LSPCI_PEX8747_HDR, None),
+    (LSPCI_EMPTY, "the lspci output is empty"),
+    (LSPCI_PLAIN, "the output lists 298 device(s) but no capability line: it is plain lspci output, not lspci -vvv"),
+    (LSPCI_NONROOT, "lspci could not read the capabilities of"),
+], ids=["lenovo", "supermicro", "stelline-grep", "pex8747-hdr", "empty", "plain", "nonroot"])
+def test_acs_evidence(name, evidence):
+    text = read(name)
+    found = acs_evidence(scan_lspci(text), text)
+    if evidence is None:
+        assert found is None
+    else:
+        assert found.startswith(evidence), found
+
+
+def test_plain_lspci_has_devices_but_no_capabilities():
+    result, warnings = scan(read(LSPCI_PLAIN))
+    assert len(result["devices"]) == 298 and result["capabilities_seen"] == 0 and warnings == []
+    assert acs_devices(result["devices"]) == []
+    assert scan(read(LSPCI_LENOVO))[0]["capabilities_seen"] > 100
+
+
+def test_lspci_v_without_acsctl_lines_is_unknown_state():
+    """``lspci -v`` names the ACS capability but prints no ACSCtl line."""
+    text = read(LSPCI_PEX8747_HDR)
+    cut = "\n".join(line for line in text.splitlines() if "ACSCtl" not in line and "ACSCap" not in line) + "\n"
+    result, _warnings = scan(cut)
+    assert result["acs_unreadable"] == 1 and acs_devices(result["devices"]) == []
+    assert acs_evidence(result, cut) == ("1 device(s) have an ACS capability but no ACSCtl line (lspci -v instead of "
+                                         "-vvv, or a truncated output): their ACS state is unknown")
+
+
+def test_text_that_is_not_lspci():
+    assert acs_evidence(scan_lspci("hello\nworld\n"), "hello\nworld\n") == \
+        "the text holds no lspci device block (it is not lspci output)"

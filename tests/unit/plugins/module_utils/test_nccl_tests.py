@@ -9,9 +9,19 @@ import os
 
 import pytest
 
-from ansible_collections.aiserver.gpu.plugins.module_utils._nccl_tests import MAX_WARNINGS, parse_nccl_log
+from ansible_collections.aiserver.gpu.plugins.module_utils._nccl_tests import (
+    MAX_WARNINGS,
+    collective_name,
+    implausible,
+    parse_nccl_log,
+)
 from captures import (
     FIXTURES,
+    NCCL_4XH100_ALLTOALL_BANNER_CUT,
+    NCCL_64XV100_ALLTOALL_BLANK_REDOP,
+    NCCL_ABSURD_FIGURES,
+    NCCL_AVG_LINE_ONLY,
+    NCCL_BLANK_REDOP_ERROR_NA,
     NCCL_10XL40S_WARN_711,
     NCCL_12XV100_OLD_FAILED,
     NCCL_1X2080TI_REDUCE_MISALIGNED,
@@ -23,8 +33,8 @@ from captures import (
     fixture_path,
 )
 
-RESULT_KEYS = {"devices", "results", "avg_busbw_gbps", "max_busbw_gbps", "wrong_total", "errors", "completed",
-               "passed", "started", "using_devices"}
+RESULT_KEYS = {"devices", "results", "avg_busbw_gbps", "max_busbw_gbps", "wrong_total", "errors", "refused",
+               "collective", "validated", "completed", "passed", "started", "using_devices"}
 DEVICE_KEYS = {"rank", "host", "pid", "device", "bus_id", "name"}
 ROW_KEYS = {"size_bytes", "count", "type", "redop", "root", "out_of_place", "in_place"}
 PLACED_KEYS = {"time_us", "algbw_gbps", "busbw_gbps", "wrong"}
@@ -54,13 +64,13 @@ def placed(row, where):
 CASES = {
     NCCL_10XL40S_WARN_711: dict(
         devices=10, host="ubuntu", first_bus_id="0000:95:00", last_bus_id="0000:b7:00", name="NVIDIA L40S",
-        rows=0, avg=None, max=None, wrong_total=0, completed=False, passed=False,
+        rows=0, avg=None, max=None, wrong_total=0, completed=False, passed=False, collective="all_reduce",
         errors=["[2025-06-20 02:14:03] ubuntu:33207:33207 [0] allocator.cc:79 NCCL WARN Cuda failure 711 "
                 "'peer mapping resources exhausted'"],
     ),
     NCCL_12XV100_OLD_FAILED: dict(
         devices=12, host="seville", first_bus_id="0x36", last_bus_id="0xe7", name="Tesla V100-SXM3-32GB",
-        rows=31, avg=30.2993, max=112.34, wrong_total=0, completed=True, passed=False,
+        rows=31, avg=30.2993, max=112.34, wrong_total=0, completed=True, passed=False, collective="all_gather",
         errors=["# Out of bounds values : 4 FAILED"],
         last=(8589934560, 178956970, "float", None, None, (106773.0, 73.75, 73.75, None, 1.0),
               (70089.0, 112.34, 112.34, None, 1.0)),
@@ -68,28 +78,29 @@ CASES = {
     NCCL_1X2080TI_REDUCE_MISALIGNED: dict(
         devices=1, host="autodl-container-xxxxx", first_bus_id="0000:b4:00", last_bus_id="0000:b4:00",
         name="NVIDIA GeForce RTX 2080 Ti",
-        rows=28, avg=202818.0, max=5706839.35, wrong_total=0, completed=True, passed=True, errors=[],
+        rows=28, avg=202818.0, max=5706839.35, wrong_total=0, completed=True, passed=True, errors=[], collective="reduce",
         last=(1073741824, 268435456, "float", "sum", 0, (4016.0, 267.37, 267.37, 0),
               (0.19, 5706839.35, 5706839.35, 0)),
     ),
     NCCL_1X4090_HANG_USING_DEVICES: dict(
         devices=0, rows=0, avg=None, max=None, wrong_total=0, completed=False, passed=False, errors=[],
+        collective="all_reduce",
     ),
     NCCL_2X2080TI_ALL_REDUCE: dict(
         devices=2, host="autodl-container-xxxxx", first_bus_id="0000:b4:00", last_bus_id="0000:b5:00",
         name="NVIDIA GeForce RTX 2080 Ti",
-        rows=28, avg=2.05774, max=4.0, wrong_total=0, completed=True, passed=True, errors=[],
+        rows=28, avg=2.05774, max=4.0, wrong_total=0, completed=True, passed=True, errors=[], collective="all_reduce",
         last=(1073741824, 268435456, "float", "sum", -1, (268588.0, 4.0, 4.0, 0), (268461.0, 4.0, 4.0, 0)),
     ),
     NCCL_2X2080TI_ALLTOALL_NA: dict(
         devices=2, host="autodl-container-xxxxx", first_bus_id="0000:b4:00", last_bus_id="0000:b5:00",
         name="NVIDIA GeForce RTX 2080 Ti",
-        rows=28, avg=2.06935, max=4.73, wrong_total=0, completed=True, passed=True, errors=[],
+        rows=28, avg=2.06935, max=4.73, wrong_total=0, completed=True, passed=True, errors=[], collective="alltoall",
         last=(1073741824, 134217728, "float", "none", -1, (116573.0, 9.21, 4.61, 0), (113591.0, 9.45, 4.73, None)),
     ),
     NCCL_3X3090_WRONG_FAILED: dict(
         devices=3, host="worker1", first_bus_id="0x31", last_bus_id="0x31", name="NVIDIA GeForce RTX 3090",
-        rows=27, avg=4.00344, max=9.99, completed=True, passed=False,
+        rows=27, avg=4.00344, max=9.99, completed=True, passed=False, collective=None,  # run by local_run_inc.sh
         errors=["# Out of bounds values : 162 FAILED"],
         last=(536870912, 134217728, "float", "sum", -1, (72761.0, 7.38, 9.84, 402653000),
               (73330.0, 7.32, 9.76, 402653000)),
@@ -97,13 +108,25 @@ CASES = {
     NCCL_8X4090_ALL_REDUCE: dict(
         devices=8, host="<REDACTED>", first_bus_id="0x01", last_bus_id="0xe1", name="NVIDIA GeForce RTX 4090",
         rows=25, avg=4.85265, max=15.04, wrong_total=0, completed=True, passed=True, errors=[],
+        collective="all_reduce",  # from the root prompt '# ./build/all_reduce_perf -b 8 ...'
         last=(134217728, 33554432, "float", "sum", -1, (16253.0, 8.26, 14.45, 0), (16227.0, 8.27, 14.47, 0)),
+    ),
+    NCCL_64XV100_ALLTOALL_BLANK_REDOP: dict(
+        devices=0, rows=2, avg=0.507636, max=0.51, wrong_total=0, completed=True, passed=True, errors=[],
+        collective=None,  # the comment pastes the table only
+        last=(536870912, 2097152, "float", None, None, (1041974.0, 0.52, 0.51, None, 0.0),
+              (1041299.0, 0.52, 0.51, None, 1.0)),
+    ),
+    NCCL_4XH100_ALLTOALL_BANNER_CUT: dict(
+        devices=4, host="Node1", first_bus_id="0000:4e:00", last_bus_id="0000:db:00", name="NVIDIA H100 80GB HBM3",
+        rows=0, avg=None, max=None, wrong_total=0, completed=False, passed=False, errors=[], collective="alltoall",
     ),
 }
 
 
 def test_every_capture_is_covered():
-    names = sorted(name for name in os.listdir(os.path.join(FIXTURES, "nccl_tests")) if name.endswith(".txt"))
+    names = sorted(name for name in os.listdir(os.path.join(FIXTURES, "nccl_tests"))
+                   if name.endswith(".txt") and not name.startswith("synthetic_"))
     assert names == sorted(CASES)
     for name in names:
         assert os.path.isfile(fixture_path("nccl_tests", name[:-4] + ".source"))
@@ -121,6 +144,8 @@ def test_capture_key_figures(name):
     assert result["completed"] is case["completed"]
     assert result["passed"] is case["passed"]
     assert result["errors"] == case["errors"]
+    assert result["refused"] == []
+    assert result["collective"] == case["collective"]
     if "wrong_total" in case:
         assert result["wrong_total"] == case["wrong_total"]
     for rank, device in enumerate(result["devices"]):
@@ -383,3 +408,105 @@ def test_two_runs_in_one_log():
     assert len(result["devices"]) == 4  # the pids differ
     assert result["avg_busbw_gbps"] == 2.06935
     assert any("more than one" in warning for warning in warnings)
+
+
+# --------------------------------------------------------------------------- issue 12: bad input
+
+
+def test_a_log_with_only_the_summary_line_is_not_a_pass():
+    """Before: 'passed' (completed, no wrong value, no error) with no device and no row."""
+    result, warnings = parse(read(NCCL_AVG_LINE_ONLY))
+    assert result["completed"] is True and result["avg_busbw_gbps"] == 2.06935
+    assert result["results"] == [] and result["devices"] == []
+    assert result["passed"] is False
+    assert warnings == []
+
+
+def test_blank_redop_rows_of_the_older_table_are_read_from_the_end():
+    """nccl-tests#78: alltoall prints no reduction, so its rows have 11 tokens under a header of 12
+    names. Before: both rows dropped as 'a result row cut short' and the run passed with 0 sizes."""
+    result, warnings = parse(read(NCCL_64XV100_ALLTOALL_BLANK_REDOP))
+    assert warnings == []
+    assert [row["size_bytes"] for row in result["results"]] == [268435456, 536870912]
+    assert all(row["redop"] is None and row["type"] == "float" for row in result["results"])
+    assert placed(result["results"][0], "out_of_place") == (520935.0, 0.52, 0.51, None, 0.0)
+    assert placed(result["results"][0], "in_place") == (519562.0, 0.52, 0.51, None, 1.0)
+    assert result["validated"] is True and result["passed"] is True
+
+
+def test_blank_redop_with_both_error_columns_na():
+    result, warnings = parse(read(NCCL_BLANK_REDOP_ERROR_NA))
+    assert warnings == []
+    assert len(result["results"]) == 2
+    assert placed(result["results"][1], "in_place") == (1041299.0, 0.52, 0.51, None, None)
+    # -c 0: nothing was checked; the run still passes on its own terms, but says so.
+    assert result["validated"] is False and result["passed"] is True
+
+
+def test_a_cut_row_is_not_taken_for_a_blank_redop():
+    """One token short at the END of the line ('sum' is where a blank redop would leave the time)."""
+    text = read(NCCL_12XV100_OLD_FAILED)
+    line = [row for row in text.splitlines() if row.strip().startswith("8589934560")][0]
+    result, warnings = parse(text.replace(line, line.rsplit(None, 1)[0]))
+    assert len(result["results"]) == 30 and any("cut short" in warning for warning in warnings)
+
+
+def test_collective_from_the_banner_of_newer_logs():
+    result, warnings = parse(read(NCCL_4XH100_ALLTOALL_BANNER_CUT))
+    assert result["collective"] == "alltoall"
+    assert result["started"] and len(result["devices"]) == 4
+    assert result["results"] == [] and result["passed"] is False
+    assert len(warnings) == 1 and "line 16" in warnings[0]  # the row the excerpt cut ('... 337.99    N')
+
+
+def test_collective_from_the_program_when_the_log_does_not_say():
+    text = read(NCCL_64XV100_ALLTOALL_BLANK_REDOP)
+    assert parse_nccl_log(text, program="/opt/nccl-tests/build/alltoall_perf")["collective"] == "alltoall"
+    # the banner wins over the program's name (a stand-in or a renamed binary)
+    assert parse_nccl_log(read(NCCL_4XH100_ALLTOALL_BANNER_CUT), program="sendrecv_perf")["collective"] == "alltoall"
+    assert parse_nccl_log(text, program="mybench")["collective"] is None
+
+
+@pytest.mark.parametrize("text, name", [
+    ("alltoall_perf", "alltoall"), ("./build/all_reduce_perf -b 8", "all_reduce"),
+    ("/x/sendrecv_perf_mpi -g 1", "sendrecv"), ("mpirun ./local_run_inc.sh", None), ("", None), (None, None),
+])
+def test_collective_name(text, name):
+    assert collective_name(text) == name
+
+
+def test_absurd_figures_are_refused_naming_the_row():
+    """Before: a bus bandwidth of 1e30 GB/s and a negative time were taken, and the run passed
+    with max_busbw_gbps 1e30."""
+    result, _warnings = parse(read(NCCL_ABSURD_FIGURES))
+    assert result["passed"] is False
+    assert len(result["results"]) == 26 and result["max_busbw_gbps"] == 4.0
+    assert result["refused"] == [
+        "line 19, the row of 2048 bytes: out-of-place time -11.83 us is negative; not taken as evidence",
+        "line 28, the row of 1048576 bytes: out-of-place bus bandwidth 1e+30 GB/s is more than twice the algorithm "
+        "bandwidth 3.75 GB/s (no collective moves more); not taken as evidence"]
+
+
+def test_an_algorithm_bandwidth_above_size_over_time_is_refused():
+    text = read(NCCL_8X4090_ALL_REDUCE).replace("16253    8.26   14.45", "16253  826.00   14.45")
+    result, _warnings = parse(text)
+    assert len(result["refused"]) == 1 and "the row of 134217728 bytes" in result["refused"][0]
+    assert "out-of-place algorithm bandwidth 826 GB/s is more than 134217728 bytes in 16253 us can give (8.26 GB/s)" in result["refused"][0]
+    assert result["passed"] is False
+
+
+def test_an_average_above_every_row_is_refused():
+    text = read(NCCL_2X2080TI_ALL_REDUCE).replace("2.05774", "1e+30")
+    result, _warnings = parse(text)
+    assert result["avg_busbw_gbps"] == 1e30 and result["passed"] is False
+    assert result["refused"][0].endswith("the average bus bandwidth 1e+30 GB/s is above every row's (at most 4 GB/s); "
+                                         "not taken as evidence")
+    negative = parse(read(NCCL_2X2080TI_ALL_REDUCE).replace("2.05774", "-2.05774"))[0]
+    assert "is negative" in negative["refused"][0] and negative["passed"] is False
+
+
+def test_every_real_capture_is_plausible():
+    """The checks accept what real runs print, the 1-GPU in-place 5.7e6 GB/s of a skipped copy included."""
+    for name in CASES:
+        rows = parse(read(name))[0]["results"]
+        assert [implausible(row) for row in rows] == [[]] * len(rows), name

@@ -13,6 +13,7 @@ from ansible_collections.aiserver.gpu.plugins.module_utils._nvidia_smi import (
     normalize_bus_id,
     parse_p2p,
     parse_query_xml,
+    duplicates,
     parse_topology,
     strip_ansi,
 )
@@ -34,6 +35,7 @@ from captures import (
     SMI_TOPO_4X3090_NV4,
     SMI_TOPO_8XH100_NV18,
     SMI_TOPO_CUT,
+    SMI_TOPO_MISSING_CELL,
     SMI_TOPO_L40S_ANSI,
     SMI_TOPO_NICS,
     SMI_XML_1070TI_V10,
@@ -42,6 +44,7 @@ from captures import (
     SMI_XML_GT1030,
     SMI_XML_RTX3090,
     SMI_XML_RTX4000_ADA,
+    SMI_XML_SAME_BUS_ID,
     SMI_XML_TESLA_T4,
     fixture_path,
 )
@@ -442,3 +445,59 @@ def test_every_kind_is_reachable():
     reached.update(kind for kind, _words in FAILURE_CASES.values())
     reached.add(classify_failure(SMI_DEBIAN_NO_RECOMMENDS[0], "", SMI_DEBIAN_NO_RECOMMENDS[1])[0])
     assert reached == set(ERROR_KINDS)
+
+
+# --------------------------------------------------------------------------- issue 12: bad input
+
+LINK_WORDS = {"X", "PIX", "PXB", "PHB", "NODE", "SYS", "NV4"}
+
+
+def test_topo_row_missing_a_cell_puts_no_affinity_into_the_matrix():
+    """Before: GPU1->GPU3 read '0-23' (the CPU affinity slid into the matrix), GPU1->GPU0 'X'."""
+    topo, warnings = parse(SMI_TOPO_MISSING_CELL, parse_topology)
+    assert topo["matrix"]["GPU1"] == {"GPU1": "X", "GPU2": "NODE", "GPU3": "NV4"}  # the X one column early
+    assert all(value in LINK_WORDS for row in topo["matrix"].values() for value in row.values())
+    assert topo["matrix"]["GPU0"] == {"GPU0": "X", "GPU1": "PHB", "GPU2": "NV4", "GPU3": "NODE"}
+    assert topo["cpu_affinity"]["GPU1"] == "0-23" and topo["numa_affinity"]["GPU1"] == "0"
+    assert topo["gpu_numa_id"]["GPU1"] is None
+    assert warnings == ["topo -m: row GPU1 has 3 of 4 cells before its affinity columns (a cell is missing); "
+                        "kept only the cells whose place is certain (GPU1, GPU2, GPU3)"]
+
+
+def test_topo_row_missing_a_cell_after_its_x():
+    text = read(SMI_TOPO_4X3090_NV4).replace("GPU1    PHB      X      NODE    NV4     0-23",
+                                             "GPU1    PHB      X      NODE    0-23")
+    warnings = []
+    topo = parse_topology(text, warn=warnings.append)
+    assert topo["matrix"]["GPU1"] == {"GPU0": "PHB", "GPU1": "X"}
+    assert topo["cpu_affinity"]["GPU1"] == "0-23"
+    assert "kept only the cells whose place is certain (GPU0, GPU1)" in warnings[0]
+
+
+def test_topo_row_missing_two_cells_around_its_x_keeps_none():
+    text = read(SMI_TOPO_4X3090_NV4).replace("GPU1    PHB      X      NODE    NV4     0-23", "GPU1     X      NODE    0-23")
+    # 2 cells missing, X one column early: one gap before X, one after - no place is certain
+    warnings = []
+    topo = parse_topology(text, warn=warnings.append)
+    assert topo["matrix"]["GPU1"] == {}
+    assert warnings[0].endswith("a cell is missing); kept none of them: no cell's place is certain")
+
+
+def test_topo_nic_row_missing_a_cell_in_the_middle_of_the_matrix():
+    """A NIC row has no affinity columns: a short NIC row that is not the last line lost a cell."""
+    text = read(SMI_TOPO_NICS).replace("NIC0\tPXB\tSYS\t X \tSYS", "NIC0\tPXB\t X \tSYS")
+    warnings = []
+    topo = parse_topology(text, warn=warnings.append)
+    # its X one column early: the gap is before it, the cells from the X on are in place
+    assert topo["matrix"]["NIC0"] == {"NIC0": "X", "NIC1": "SYS"}
+    assert topo["matrix"]["NIC1"] == {"GPU0": "SYS", "GPU1": "PXB", "NIC0": "SYS", "NIC1": "X"}
+    assert any("row NIC0 has 3 of 4 cells" in warning for warning in warnings)
+
+
+def test_query_xml_two_gpus_at_one_bus_id_warn():
+    result, warnings = parse(SMI_XML_SAME_BUS_ID, parse_query_xml)
+    assert [gpu["pci_bus_id"] for gpu in result["gpus"]] == ["0000:01:00.0", "0000:01:00.0"]
+    assert warnings == ["GPUs 0 and 1 all have the PCI bus id 0000:01:00.0: the output is inconsistent, a bus id "
+                        "cannot name one of them"]
+    assert list(duplicates(result["gpus"], "pci_bus_id")) == ["0000:01:00.0"]
+    assert duplicates(parse(SMI_XML_DUAL_2080, parse_query_xml)[0]["gpus"], "pci_bus_id") == {}

@@ -21,6 +21,11 @@ from ansible_collections.aiserver.gpu.plugins.module_utils._p2p_bandwidth import
     summarize,
 )
 from captures import (
+    NCCL_2X2080TI_ALLTOALL_NA,
+    NVBW_1X3050_LATENCY_NS,
+    P2P_ABORTED_GLUED,
+    P2P_ABSURD_VALUES,
+    P2P_CUT_MID_MATRIX,
     NVBW_8XA100_ASSERT,
     NVBW_README_WRITE_CE,
     P2P_2X2080TI_CANNOT,
@@ -33,9 +38,9 @@ from captures import (
 )
 
 ALL = [P2P_2X2080TI_CANNOT, P2P_POWER9_POWER8, P2P_4X3090_CANNOT, P2P_8XA100_WRITES, P2P_8X4090_STOCK,
-       P2P_6X4090_READS, NVBW_8XA100_ASSERT, NVBW_README_WRITE_CE]
+       P2P_6X4090_READS, NVBW_8XA100_ASSERT, NVBW_README_WRITE_CE, NVBW_1X3050_LATENCY_NS]
 RUN_KEYS = {"tool", "device_count", "devices", "p2p_access", "matrices", "sums", "errors", "testcases",
-            "versions", "passed"}
+            "versions", "units", "refused", "incomplete", "passed"}
 
 
 def ids(name):
@@ -129,11 +134,25 @@ CASES = {
         keys=["device_to_device_memcpy_write_ce"], testcases=["device_to_device_memcpy_write_ce"], sums={}, versions={},
         rows={("device_to_device_memcpy_write_ce", 0): [0.00, 276.07, 276.36, 276.14, 276.29, 276.48, 276.55, 276.33],
               ("device_to_device_memcpy_write_ce", 7): [276.12, 276.45, 276.12, 276.36, 276.00, 276.57, 276.45, 0.00]}),
+    NVBW_1X3050_LATENCY_NS: dict(
+        tool=NVBW_TOOL, device_count=1, p2p_access=None, passed=True, errors=[], runs=1,
+        devices=[dict(index=0, name="NVIDIA GeForce RTX 3050 Laptop GPU", pci_bus_id="00000000:01:00",
+                      pci_address="0000:01:00.0")],
+        keys=["host_to_device_memcpy_ce", "device_to_host_memcpy_ce", "host_to_device_bidirectional_memcpy_ce",
+              "device_to_host_bidirectional_memcpy_ce", "all_to_host_memcpy_ce", "all_to_host_bidirectional_memcpy_ce",
+              "host_to_all_memcpy_ce", "host_to_all_bidirectional_memcpy_ce", "host_to_device_memcpy_sm",
+              "device_to_host_memcpy_sm", "host_to_device_bidirectional_memcpy_sm",
+              "device_to_host_bidirectional_memcpy_sm", "all_to_host_memcpy_sm", "all_to_host_bidirectional_memcpy_sm",
+              "host_to_all_memcpy_sm", "host_to_all_bidirectional_memcpy_sm", "host_device_latency_sm",
+              "device_local_copy"],
+        rows={("host_to_device_memcpy_ce", 0): [12.98], ("host_device_latency_sm", 0): [613.22],
+              ("device_local_copy", 0): [84.33]}),
 }
 
 
 def test_every_capture_has_a_case_and_a_source():
-    here = sorted(os.path.basename(path) for path in glob.glob(fixture_path("p2p", "*.txt")))
+    here = sorted(os.path.basename(path) for path in glob.glob(fixture_path("p2p", "*.txt"))
+                  if not os.path.basename(path).startswith("synthetic_"))
     assert here == sorted(ALL) == sorted(CASES)
     for name in ALL:
         assert os.path.isfile(fixture_path("p2p", ids(name) + ".source")), name
@@ -170,7 +189,9 @@ def test_key_figures(name):
 @pytest.mark.parametrize("name", ALL, ids=ids)
 def test_shape_and_types(name):
     result, _warnings = parse(read(name))
-    assert set(result) == RUN_KEYS | {"runs"}
+    assert set(result) == RUN_KEYS | {"runs", "unrecognized"}
+    assert result["unrecognized"] is None and result["refused"] == [] and result["incomplete"] == []
+    assert set(result["units"]) == set(result["matrices"]) | set(result["sums"])
     for run in result["runs"]:
         assert set(run) == RUN_KEYS
     for key, rows in result["matrices"].items():
@@ -250,11 +271,12 @@ def test_empty(text):
     assert detect_tool(text) is None
 
 
-def test_garbage_warns_and_does_not_raise():
+def test_garbage_is_refused_and_does_not_raise():
     text = "hello world\n\x00\x01binary\xff junk\n12 apples\n= = =\nD\\D\n"
     result, warnings = parse(text)
-    assert result["tool"] is None and result["passed"] is False
-    assert any("hello world" in warning for warning in warnings)
+    assert result["tool"] is None and result["passed"] is False and result["matrices"] == {}
+    assert result["unrecognized"].startswith("it has none of their lines")
+    assert warnings == []  # nothing of it is read, so no line-by-line warnings
 
 
 def test_random_input_never_raises():
@@ -276,7 +298,9 @@ def test_partial_matrix_cut_mid_row():
     rows = result["matrices"]["latency_gpu_p2p_enabled_us"]
     assert rows == [[1.32, 14.99], [13.6]]
     assert "latency_cpu_p2p_enabled_us" not in result["matrices"]
-    assert result["passed"] is True and result["device_count"] == 2
+    # Before: passed. A matrix cut in the middle is not a complete result.
+    assert result["passed"] is False and result["device_count"] == 2
+    assert result["incomplete"] == ["latency_gpu_p2p_enabled_us row 1 has 1 of 2 values"]
 
 
 def test_glued_numbers_are_split():
@@ -444,9 +468,98 @@ def test_summarize(name, words):
 
 
 def test_summarize_special_cases():
-    assert summarize(parse("")[0]) == "No p2pBandwidthLatencyTest or nvbandwidth output found."
+    assert summarize(parse("")[0]) == "Not p2pBandwidthLatencyTest or nvbandwidth output: the text is empty."
     assert "within 5 s" in summarize(parse("")[0], timed_out=True, timeout=5)
     assert "holds no result" in summarize(parse("P2P Connectivity Matrix\n")[0])
     assert "status 3" in summarize(parse(read(NVBW_README_WRITE_CE))[0], rc=3)
 
 
+# --------------------------------------------------------------------------- issue 12: bad input
+
+
+def test_a_log_cut_in_the_middle_of_a_matrix_does_not_pass():
+    """Before: passed (every matrix it had was kept, the cut one too)."""
+    result, warnings = parse(read(P2P_CUT_MID_MATRIX))
+    assert warnings == []
+    rows = [[836.90, 8.75, 8.75, 8.76], [8.75, 831.05, 8.74, 8.77]]
+    assert result["matrices"]["bidirectional_p2p_enabled_gbps"] == rows
+    assert result["incomplete"] == ["bidirectional_p2p_enabled_gbps has 2 of 4 rows"]
+    assert result["passed"] is False
+    assert summarize(result).startswith("p2pBandwidthLatencyTest output is cut short in the middle of a matrix: "
+                                        "bidirectional_p2p_enabled_gbps has 2 of 4 rows (4 GPUs, 4 matrices")
+
+
+def test_an_nccl_tests_log_is_refused_naming_what_it_is():
+    """Before: 'nvbandwidth passed: 1 GPU, 1 matrix' (its '(GB/s)' column header read as a matrix title)."""
+    with open(fixture_path("nccl_tests", NCCL_2X2080TI_ALLTOALL_NA), encoding="utf-8") as handle:
+        result, warnings = parse(handle.read())
+    assert result["tool"] is None and result["matrices"] == {} and result["passed"] is False
+    assert result["unrecognized"] == ("it looks like nccl-tests output (# nThread, # Rank, # Avg bus bandwidth lines): "
+                                      "give it to aiserver.gpu.nccl_test")
+    assert warnings == []
+    assert summarize(result) == "Not p2pBandwidthLatencyTest or nvbandwidth output: %s." % result["unrecognized"]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("", "the text is empty"),
+    ('<?xml version="1.0" ?>\n<nvidia_smi_log>\n</nvidia_smi_log>\n', "nvidia-smi -q -x XML"),
+    ("\tGPU0\tGPU1\tCPU Affinity\tNUMA Affinity\nGPU0\t X \tPIX\t0-7\t0\n", "nvidia-smi topo -m output"),
+    ("[CUDA Bandwidth Test] - Starting...\n", "bandwidthTest"),
+    ("0000:00:00.0 Host bridge: Intel Corporation Device 1234\n", "lspci output"),
+], ids=["empty", "smi-xml", "topo", "bandwidthTest", "lspci"])
+def test_other_texts_are_named(text, words):
+    result, warnings = parse(text)
+    assert words in result["unrecognized"] and result["passed"] is False and warnings == []
+
+
+def test_an_abort_glued_to_a_partial_line_is_split_and_an_error():
+    result, warnings = parse(read(P2P_ABORTED_GLUED))
+    assert result["errors"] == ["Aborted (core dumped) (the test died while printing 'P2')"]
+    assert warnings == ["line 39: 'P2' is a line cut short by the crash that followed (Aborted (core dumped))"]
+    assert "latency_gpu_p2p_enabled_us" not in result["matrices"] and result["passed"] is False
+    assert result["matrices"]["latency_cpu_p2p_disabled_us"] == [[3.55, 11.08], [10.48, 3.32]]
+
+
+def test_an_abort_glued_to_a_partial_row_keeps_the_row_and_says_it_is_cut():
+    text = read(P2P_2X2080TI_CANNOT)
+    text = text[:text.index("     1  13.63")] + "     1  13.6Segmentation fault (core dumped)\n"
+    result, _warnings = parse(text)
+    assert result["errors"] == ["Segmentation fault (core dumped) (the test died while printing '1  13.6')"]
+    assert result["matrices"]["latency_gpu_p2p_enabled_us"] == [[1.32, 14.99], [13.6]]
+    assert result["incomplete"] == ["latency_gpu_p2p_enabled_us row 1 has 1 of 2 values"]
+
+
+def test_units_of_every_matrix_and_sum():
+    result, warnings = parse(read(NVBW_1X3050_LATENCY_NS))
+    assert warnings == [] and result["passed"] is True
+    assert result["versions"] == {"tool": "v0.8", "git": "v0.8", "cuda_runtime": "12080", "cuda_driver": "12080",
+                                  "driver": "572.83", "host": "darrenlu"}
+    assert result["units"]["host_device_latency_sm"] == "ns"
+    assert result["sums"]["host_device_latency_sm"] == 613.22
+    assert set(unit for key, unit in result["units"].items() if key != "host_device_latency_sm") == {"GB/s"}
+    assert result["matrices"]["host_to_device_memcpy_ce"] == [[12.98]]
+    p2p = parse(read(P2P_2X2080TI_CANNOT))[0]
+    assert p2p["units"]["unidirectional_p2p_enabled_gbps"] == "GB/s"
+    assert p2p["units"]["latency_cpu_p2p_enabled_us"] == "us"
+
+
+def test_negative_and_absurd_values_are_refused_naming_the_cell():
+    result, _warnings = parse(read(P2P_ABSURD_VALUES))
+    assert result["refused"] == [
+        "unidirectional_p2p_enabled_gbps row 0 column 1: -5.72 GB/s is negative; not taken as a result",
+        "latency_gpu_p2p_disabled_us row 0 column 1: 1e+30 us is beyond anything a GPU can do (more than 1e+09); "
+        "not taken as a result"]
+    assert result["matrices"]["unidirectional_p2p_enabled_gbps"][0] == [538.62, None]
+    assert result["matrices"]["latency_gpu_p2p_disabled_us"][0] == [1.33, None]
+    assert result["passed"] is False
+
+
+def test_a_negative_or_absurd_sum_is_refused():
+    text = read(NVBW_1X3050_LATENCY_NS).replace("SUM device_local_copy 84.33", "SUM device_local_copy -84.33") \
+        .replace("SUM host_to_device_memcpy_ce 12.98", "SUM host_to_device_memcpy_ce 1e+30")
+    result, _warnings = parse(text)
+    assert "device_local_copy" not in result["sums"] and "host_to_device_memcpy_ce" not in result["sums"]
+    assert result["refused"] == [
+        "SUM host_to_device_memcpy_ce 1e+30 is beyond anything a GPU can do (more than 1e+09); not taken as a result",
+        "SUM device_local_copy -84.33 is negative; not taken as a result"]
+    assert result["passed"] is False

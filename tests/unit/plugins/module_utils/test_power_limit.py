@@ -12,6 +12,7 @@ import pytest
 
 from ansible_collections.aiserver.gpu.plugins.module_utils._power_limit import (
     TOLERANCE_W,
+    ambiguous,
     check_request,
     classify_set_output,
     commands,
@@ -537,3 +538,15 @@ def test_report_partial_run(mixed):
 
 def test_nan_never_slips_through():
     assert to_watts(math.nan) is None
+
+
+def test_gpus_sharing_a_bus_id_or_a_uuid_are_ambiguous():
+    gpus = gpus_from_text(read(SMI_Q_TEXT_8X4090))
+    assert ambiguous(gpus) == []
+    gpus[3]["pci_bus_id"] = gpus[1]["pci_bus_id"].lower()  # compared without regard to case
+    (problem,) = ambiguous(gpus)
+    assert problem.startswith("GPU 1 (%s, 00000000:23:00.0) and GPU 3 (%s, 00000000:23:00.0) all report the PCI bus "
+                              "id 00000000:23:00.0: " % (gpus[1]["name"], gpus[3]["name"]))
+    no_bus = [dict(index=i, name="x", uuid="GPU-1", pci_bus_id=None) for i in range(2)]
+    assert "all report the UUID GPU-1" in ambiguous(no_bus)[0]
+    assert ambiguous([dict(index=0, uuid=None, pci_bus_id=None)] * 2) == []  # nameless: plan() says so

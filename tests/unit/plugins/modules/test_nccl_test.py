@@ -18,6 +18,10 @@ import time
 import pytest
 
 from captures import (
+    NCCL_64XV100_ALLTOALL_BLANK_REDOP,
+    NCCL_ABSURD_FIGURES,
+    NCCL_AVG_LINE_ONLY,
+    NCCL_BLANK_REDOP_ERROR_NA,
     NCCL_10XL40S_WARN_711,
     NCCL_12XV100_OLD_FAILED,
     NCCL_1X4090_HANG_USING_DEVICES,
@@ -341,3 +345,71 @@ def test_a_hang_with_fail_on_error_false_is_not_a_task_failure(run_module, tmp_p
     assert result["timed_out"] is True
     assert result["failed"] is False
     assert result["rc"] is None
+
+
+# --------------------------------------------------------------------------- issue 12: bad input
+
+
+def test_log_with_only_the_summary_line_is_not_a_pass(run_module):
+    """Before: passed, 'passed: 0 sizes on 0 GPU(s)'."""
+    result = run_module(MODULE, {"log_path": fx(NCCL_AVG_LINE_ONLY)})
+    assert result["failed"] is True and result["passed"] is False and result["completed"] is True
+    assert result["results"] == [] and result["avg_busbw_gbps"] == 2.06935
+    assert result["msg"] == ("no result row could be read: the output has the '# Avg bus bandwidth' summary line but "
+                             "no row of the result table and no '# Rank' device line, so it is no evidence that the "
+                             "collective ran")
+
+
+def test_log_with_blank_redop_rows_passes_with_its_rows(run_module):
+    result = run_module(MODULE, {"log_path": fx(NCCL_64XV100_ALLTOALL_BLANK_REDOP)})
+    assert result["passed"] is True and len(result["results"]) == 2
+    assert result["msg"] == ("passed: 2 sizes on GPUs the log does not list, avg bus bandwidth 0.507636 GB/s, "
+                             "max 0.51 GB/s")
+    assert result["collective"] is None and result["validated"] is True
+    assert warning_texts(result) == []
+
+
+def test_log_without_checked_values_says_so(run_module):
+    result = run_module(MODULE, {"log_path": fx(NCCL_BLANK_REDOP_ERROR_NA)})
+    assert result["passed"] is True and result["validated"] is False
+    assert result["msg"].endswith("the values were not checked (#wrong N/A in every row: data checking off, -c 0)")
+
+
+def test_log_with_absurd_figures_is_refused(run_module):
+    result = run_module(MODULE, {"log_path": fx(NCCL_ABSURD_FIGURES), "fail_on_error": False})
+    assert result["failed"] is False and result["passed"] is False
+    assert len(result["refused"]) == 2 and len(result["results"]) == 26 and result["max_busbw_gbps"] == 4.0
+    assert result["msg"].startswith("refused: 2 figure(s) no run can produce, so the log is no evidence; the first: "
+                                    "line 19, the row of 2048 bytes: out-of-place time -11.83 us is negative")
+
+
+def test_run_names_the_collective_after_the_binary(standin):
+    result, _calls = standin({}, out=NCCL_64XV100_ALLTOALL_BLANK_REDOP)
+    assert result["passed"] is True and result["collective"] == "all_reduce"  # the stand-in is all_reduce_perf
+
+
+MAIN_C = "int ncclGetVersion(int *version);\nint main(void) { int v = 0; return ncclGetVersion(&v); }\n"
+LIB_C = "int ncclGetVersion(int *version) { *version = 22203; return 0; }\n"
+
+
+@pytest.mark.skipif(not shutil.which("gcc"), reason="needs gcc to build a real ELF")
+def test_a_missing_libnccl_is_named(run_module, tmp_path):
+    """A REAL program linked against a library named libnccl.so.2, which is then deleted: the
+    dynamic loader refuses to start it (exit status 127). Before: only 'exited with status 127'."""
+    libdir = tmp_path / "lib"
+    libdir.mkdir()
+    (tmp_path / "lib.c").write_text(LIB_C)
+    (tmp_path / "main.c").write_text(MAIN_C)
+    library = libdir / "libnccl.so.2"
+    subprocess.check_call(["gcc", "-shared", "-fPIC", "-o", str(library), str(tmp_path / "lib.c"),
+                           "-Wl,-soname,libnccl.so.2"])
+    binary = tmp_path / "all_reduce_perf"
+    subprocess.check_call(["gcc", "-o", str(binary), str(tmp_path / "main.c"), str(library),
+                           "-Wl,-rpath," + str(libdir)])
+    assert subprocess.call([str(binary)]) == 0  # it works while the library is there
+    os.unlink(str(library))
+    result = run_module(MODULE, {"executable": str(binary), "timeout": 30})
+    assert result["failed"] is True and result["passed"] is False and result["rc"] == 127
+    assert result["msg"].startswith("all_reduce_perf cannot start: the shared library libnccl.so.2 is missing")
+    assert len(result["errors"]) == 1 and "libnccl.so.2" in result["errors"][0]
+    assert "error while loading shared libraries: libnccl.so.2" in result["log"]

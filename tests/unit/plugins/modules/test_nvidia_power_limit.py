@@ -17,6 +17,7 @@ temporary directory (``NVIDIA_SMI_STANDIN``, see ``StandIn``). It records every 
   ``PL_DENIED`` (M_...insufficient-permissions...), ``PL_NOT_SUPPORTED`` (M_...not-supported...,
   exit 0 as some Linux drivers do), ``PL_RANGE`` (M_...out-of-range...); and ``PL_STUCK`` /
   ``PM_STUCK`` (the command "works" but nothing changes), ``PL_HANG`` (never answers),
+  ``PL_HANG_CHILD`` (never answers, waiting for a ``sleep 300`` child it started),
   ``GARBAGE`` (``-q -x`` prints no XML).
 
 The exit codes of the failures are nvidia-smi's documented RETURN VALUEs (4: no permission,
@@ -26,11 +27,12 @@ import json
 import os
 import stat
 import sys
+import time
 
 import pytest
 
 from captures import (SMI_PL_NO_PERMISSION, SMI_PL_NOT_SUPPORTED, SMI_PL_OUT_OF_RANGE, SMI_PL_SUCCESS,
-                      SMI_XML_1070TI_V10, SMI_XML_DUAL_2080, SMI_XML_GT1030, SMI_XML_RTX3090, SMI_XML_RTX4000_ADA, SMI_XML_TESLA_T4,
+                      SMI_XML_SAME_BUS_ID, SMI_XML_1070TI_V10, SMI_XML_DUAL_2080, SMI_XML_GT1030, SMI_XML_RTX3090, SMI_XML_RTX4000_ADA, SMI_XML_TESLA_T4,
                       fixture_path)
 
 NVIDIA_SMI_STANDIN = r'''#!@PYTHON@
@@ -147,6 +149,10 @@ if len(args) == 4 and args[0] == "-i" and args[2] in ("-pl", "-pm"):
         sys.exit(0)  # the real success message of -pm is not in the corpus: print nothing
     if flag("PL_HANG"):
         time.sleep(60)
+    if flag("PL_HANG_CHILD"):
+        # a hang with a child: `sleep 300 &` started by a shell that waits for it
+        import subprocess
+        subprocess.call(["/bin/sh", "-c", "sleep 300 & echo $! > '%s'; wait" % os.path.join(DIR, "child.pid")])
     if flag("PL_DENIED"):
         with open(os.path.join(DIR, "PL_DENIED")) as handle:
             only = handle.read().strip()
@@ -532,3 +538,40 @@ def test_missing_executable(run_module, tmp_path):
 def test_result_entries_have_the_documented_keys(run):
     result = run(SMI_XML_DUAL_2080, {"limit_w": 200}, check_mode=True)[0]
     assert [set(entry) for entry in result["gpus"]] == [ENTRY_KEYS, ENTRY_KEYS]
+
+
+def _alive(pid):
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            return handle.read().split(")")[-1].split()[0] != "Z"
+    except (IOError, OSError):
+        return False
+
+
+def test_hanging_pl_with_a_child_times_out_and_the_child_is_gone(run, smi):
+    standin = smi(SMI_XML_RTX3090)
+    standin.flag("PL_HANG_CHILD")
+    start = time.time()
+    result = run(standin, {"limit_w": 300, "timeout": 2})[0]
+    assert time.time() - start < 15  # the child would hold the pipes open for 300 s if it survived
+    assert result["failed"] is True and result["error_kind"] == "timeout" and result["rc"] is None
+    assert "did not finish within 2 s and was killed" in result["msg"]
+    assert result["changed"] is False and result["commands"] == [standin.pl(RTX3090_BUS, "300")]
+    child = int(open(os.path.join(standin.dir, "child.pid")).read())
+    deadline = time.time() + 3
+    while _alive(child) and time.time() < deadline:
+        time.sleep(0.05)
+    assert not _alive(child)
+
+
+@pytest.mark.parametrize("check_mode", [False, True], ids=["run", "check"])
+def test_two_gpus_with_one_bus_id_are_refused_before_any_change(run, check_mode):
+    """Before: -pl ran on 0000:01:00.0 and the read back said 'GPU 0 ... is no longer in nvidia-smi's output'."""
+    result, standin = run(SMI_XML_SAME_BUS_ID, {"limit_w": 200}, check_mode=check_mode)
+    assert result["failed"] is True and result["error_kind"] == "ambiguous_gpus" and result["changed"] is False
+    assert standin.changes() == [] and standin.calls() == [standin.read]
+    assert result["errors"] == [
+        "GPU 0 (NVIDIA GeForce RTX 2080, 0000:01:00.0) and GPU 1 (NVIDIA GeForce RTX 2080, 0000:01:00.0) all report "
+        "the PCI bus id 0000:01:00.0: nvidia-smi's output is inconsistent, so no command can name one of them "
+        "(nvidia-smi -i 0000:01:00.0 would pick one) and no read back could tell which one changed"]
+    assert result["msg"].startswith("Nothing was changed: GPU 0 (NVIDIA GeForce RTX 2080, 0000:01:00.0) and GPU 1")

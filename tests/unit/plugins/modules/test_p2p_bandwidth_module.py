@@ -16,6 +16,11 @@ import pytest
 import yaml
 
 from captures import (
+    NCCL_2X2080TI_ALL_REDUCE,
+    NVBW_1X3050_LATENCY_NS,
+    P2P_ABORTED_GLUED,
+    P2P_ABSURD_VALUES,
+    P2P_CUT_MID_MATRIX,
     NVBW_8XA100_ASSERT,
     NVBW_README_WRITE_CE,
     P2P_2X2080TI_CANNOT,
@@ -30,7 +35,7 @@ from captures import (
 
 MODULE = "p2p_bandwidth"
 ALL = [P2P_2X2080TI_CANNOT, P2P_POWER9_POWER8, P2P_4X3090_CANNOT, P2P_8XA100_WRITES, P2P_8X4090_STOCK,
-       P2P_6X4090_READS, NVBW_8XA100_ASSERT, NVBW_README_WRITE_CE]
+       P2P_6X4090_READS, NVBW_8XA100_ASSERT, NVBW_README_WRITE_CE, NVBW_1X3050_LATENCY_NS]
 FAILING = {NVBW_8XA100_ASSERT}
 
 # The stand-in tool (tests only). It appends "argv | LC_ALL=..." to $STANDIN_LOG, prints
@@ -170,8 +175,8 @@ def test_log_path_garbage_fails_and_warns(run_module, tmp_path):
     log.write_text("Segfault? no.\nhello\n")
     result = run_module(MODULE, {"log_path": str(log)})
     assert result["failed"] is True and result["tool"] is None and result["passed"] is False
-    assert result["msg"] == "No p2pBandwidthLatencyTest or nvbandwidth output found."
-    assert len(warning_texts(result)) == 2 and "hello" in warning_texts(result)[1]
+    assert result["msg"].startswith("Not p2pBandwidthLatencyTest or nvbandwidth output: it has none of their lines")
+    assert result["unrecognized"] and warning_texts(result) == []  # nothing of it is read
 
 
 def test_log_path_empty_not_failed_without_fail_on_error(run_module, tmp_path):
@@ -281,3 +286,48 @@ def test_executable_not_executable(run_module, tmp_path):
     os.chmod(str(plain), 0o644)
     result = run_module(MODULE, {"executable": str(plain)})
     assert result["failed"] is True and "is not an executable file" in result["msg"]
+
+
+# --------------------------------------------------------------------------- issue 12: bad input
+
+
+def test_log_cut_mid_matrix_fails(run_module):
+    result = run_module(MODULE, {"log_path": fx(P2P_CUT_MID_MATRIX)})
+    assert result["failed"] is True and result["passed"] is False
+    assert result["incomplete"] == ["bidirectional_p2p_enabled_gbps has 2 of 4 rows"]
+    assert "cut short in the middle of a matrix" in result["msg"]
+
+
+def test_an_nccl_tests_log_is_refused(run_module):
+    """Before: 'nvbandwidth passed: 1 GPU, 1 matrix.'"""
+    result = run_module(MODULE, {"log_path": fixture_path("nccl_tests", NCCL_2X2080TI_ALL_REDUCE)})
+    assert result["failed"] is True and result["passed"] is False and result["tool"] is None
+    assert result["matrices"] == {} and result["device_count"] is None
+    assert result["msg"] == ("Not p2pBandwidthLatencyTest or nvbandwidth output: it looks like nccl-tests output "
+                             "(# nThread, # Rank, # Avg bus bandwidth lines): give it to aiserver.gpu.nccl_test.")
+    assert warning_texts(result) == []
+
+
+def test_run_that_aborts_mid_line_reports_the_abort(standin):
+    """A shell's 'Aborted (core dumped)' glued to the partial line 'P2' (exit status 134, as a
+    wrapper script passes it on)."""
+    result, _calls = standin({"fail_on_error": False}, out=P2P_ABORTED_GLUED, rc=134)
+    assert result["failed"] is False and result["passed"] is False and result["rc"] == 134
+    assert result["errors"][0] == "Aborted (core dumped) (the test died while printing 'P2')"
+    assert result["errors"][1].endswith("exited with status 134")
+    assert result["msg"].startswith("p2pBandwidthLatencyTest reports an error: Aborted (core dumped)")
+    assert any("'P2' is a line cut short by the crash" in warning for warning in warning_texts(result))
+
+
+def test_units_are_returned(run_module):
+    result = run_module(MODULE, {"log_path": fx(NVBW_1X3050_LATENCY_NS)})
+    assert result["passed"] is True and result["units"]["host_device_latency_sm"] == "ns"
+    assert result["units"]["device_local_copy"] == "GB/s" and result["sums"]["host_device_latency_sm"] == 613.22
+
+
+def test_absurd_values_are_refused(run_module):
+    result = run_module(MODULE, {"log_path": fx(P2P_ABSURD_VALUES), "fail_on_error": False})
+    assert result["passed"] is False and len(result["refused"]) == 2
+    assert result["matrices"]["unidirectional_p2p_enabled_gbps"][0] == [538.62, None]
+    assert result["msg"].startswith("p2pBandwidthLatencyTest printed values no run can produce, so the log is no "
+                                    "evidence: unidirectional_p2p_enabled_gbps row 0 column 1: -5.72 GB/s is negative")
