@@ -11,7 +11,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.aiserver.gpu.plugins.module_utils._mokutil import parse_sb_state
+from ansible_collections.aiserver.gpu.plugins.module_utils._mokutil import parse_sb_state, parse_secure_boot
 
 DOCUMENTATION = r"""
 name: nvidia_driver_packages
@@ -25,8 +25,10 @@ description:
   - Fails with a sentence for a combination that does not exist (a branch Debian 12 does not
     ship, NVIDIA's repository on Debian, the Debian archive on Ubuntu).
   - The same file holds C(nvidia_driver_deb822_components),
-    C(nvidia_driver_sources_list_components) and C(nvidia_driver_sb_state), used by the
-    role to edit APT sources and read C(mokutil --sb-state).
+    C(nvidia_driver_sources_list_components), C(nvidia_driver_sb_state) and
+    C(nvidia_driver_secure_boot) (the firmware state, shim validation, and whether the kernel
+    refuses unsigned modules), used by the role to edit APT sources and read
+    C(mokutil --sb-state).
 options:
   _input:
     description: The distribution, as C(ansible_facts['distribution']) (C(Debian), C(Ubuntu)).
@@ -244,6 +246,17 @@ def nvidia_driver_sb_state(text):
     return parse_sb_state(text)
 
 
+def nvidia_driver_secure_boot(output):
+    """``mokutil --sb-state`` output -> dict: state (as nvidia_driver_sb_state), firmware,
+    setup_mode, shim_validation, enforcing (true, false, or none for unknown) and reason.
+
+    ``output`` is the text, or the registered result of the command (its stdout and stderr
+    are read; a result without them, such as a missing mokutil's, reads as unknown)."""
+    if isinstance(output, dict):
+        output = "%s\n%s" % (output.get("stdout") or "", output.get("stderr") or "")
+    return parse_secure_boot(output)
+
+
 class FilterModule:
     """aiserver.gpu nvidia_driver filters."""
 
@@ -253,6 +266,7 @@ class FilterModule:
             "nvidia_driver_deb822_components": nvidia_driver_deb822_components,
             "nvidia_driver_sources_list_components": nvidia_driver_sources_list_components,
             "nvidia_driver_sb_state": nvidia_driver_sb_state,
+            "nvidia_driver_secure_boot": nvidia_driver_secure_boot,
             "nvidia_driver_apt_policy": nvidia_driver_apt_policy,
             "nvidia_driver_headers_flavour": nvidia_driver_headers_flavour,
             "nvidia_driver_headers": nvidia_driver_headers,

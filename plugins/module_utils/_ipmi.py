@@ -5,7 +5,10 @@
 
 Every parser takes the text ipmitool printed (run with ``LANG=C``) and returns plain
 dicts and lists. Lines a parser does not understand go to the optional ``warn`` callback
-instead of raising. Tested over real captures in tests/unit/fixtures/ipmi/.
+instead of raising. A parser whose output has a header of its own (``user list``) checks
+it first and raises :class:`NotThisOutput` when the text is another command's output:
+that is a wrong answer, not an empty one. Tested over real captures in
+tests/unit/fixtures/ipmi/.
 """
 
 from __future__ import annotations
@@ -48,6 +51,20 @@ THRESHOLD_NAMES = {
 
 def _noop(_msg):
     return None
+
+
+class NotThisOutput(ValueError):
+    """The text is not the output of the command the parser reads (``command``); ``msg``
+    says so and quotes how the text starts."""
+
+    kind = "unexpected_output"
+
+    def __init__(self, command, expected, text):
+        first = next((line.strip() for line in (text or "").splitlines() if line.strip()), "")
+        self.command = command
+        self.msg = ("this is not `ipmitool %s` output: it has no %s line (%s)" % (
+            command, expected, "it starts with %r" % first[:80] if first else "the output is empty"))
+        ValueError.__init__(self, self.msg)
 
 
 def parse_colon_blocks(text, warn=None):
@@ -163,6 +180,9 @@ def parse_lan_print(text, warn=None):
     }
 
 
+# ipmitool prints it as "ID  Name\t     Callin  Link Auth\tIPMI Msg   Channel Priv Limit".
+USER_LIST_HEADER = "ID  Name  Callin  Link Auth  IPMI Msg  Channel Priv Limit"
+_USER_HEADER = re.compile(r"^ID\s+Name\s+Callin\s+Link\s+Auth\s+IPMI\s+Msg\s+Channel\s+Priv\s+Limit\s*$")
 _USER_ROW = re.compile(
     r"^(?P<id>\d+)\s+(?P<name>.*?)\s+(?P<callin>true|false)\s+(?P<link>true|false)\s+"
     r"(?P<msg>true|false)\s+(?P<priv>.+?)\s*$")
@@ -172,12 +192,19 @@ def parse_user_list(text, warn=None):
     """``ipmitool user list [channel]`` -> list of dicts: id, name ('' for an empty slot),
     callin, link_auth, ipmi_msg (bools), privilege (administrator, operator, user,
     callback, oem, no_access, or ``unknown`` for Supermicro's ``Unknown (0x00)``) and
-    privilege_raw (as printed)."""
+    privilege_raw (as printed).
+
+    Raises :class:`NotThisOutput` when the text has no ``user list`` header (another
+    command's output, such as ``lan print`` or ``mc info``, or nothing at all): reading it
+    as a list with no users would make every slot look taken, or every user missing."""
     warn = warn or _noop
+    lines = (text or "").splitlines()
+    if not any(_USER_HEADER.match(line.strip()) for line in lines):
+        raise NotThisOutput("user list", "'%s' header" % USER_LIST_HEADER, text)
     users = []
-    for raw in text.splitlines():
+    for raw in lines:
         line = raw.rstrip()
-        if not line.strip() or line.startswith("ID"):
+        if not line.strip() or _USER_HEADER.match(line.strip()):
             continue
         match = _USER_ROW.match(line)
         if not match:

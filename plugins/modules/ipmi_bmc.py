@@ -16,6 +16,9 @@ description:
     O(password), last, after every other change, then logs in again to prove it.
   - Reads what it manages first and runs only the ipmitool commands that change something, so a
     second run changes nothing. In check mode it only reads and returns the planned RV(actions).
+  - A failure after some change was made (C(chassis bootdev pxe) done, then C(chassis power on)
+    refused) reports C(changed=true), lists what was done in RV(actions) and the failed step in
+    RV(failed_action).
   - "Parts, each left alone when its option is not set: O(users) (name, password, privilege on
     O(channel)), O(lan) (address source, address, netmask, gateway, VLAN), O(boot_device)
     (C(chassis bootdev)), O(power) (C(chassis power)), O(fan_mode) (Supermicro's OEM command
@@ -35,10 +38,6 @@ options:
     description: Address of the BMC.
     type: str
     required: true
-  user:
-    description: The administrator to log in as; its password becomes O(password) when the login needs O(default_password).
-    type: str
-    default: ADMIN
   password:
     description: The password O(user) should have.
     type: str
@@ -53,9 +52,6 @@ options:
     type: str
     default: lanplus
     choices: [lanplus, lan]
-  cipher_suite:
-    description: RMCP+ cipher suite (C(-C)); ipmitool's default when not set.
-    type: int
   channel:
     description: The LAN channel (1 on Supermicro and most boards).
     type: int
@@ -177,11 +173,25 @@ EXAMPLES = r"""
 
 RETURN = r"""
 actions:
-  description: What changed (or, in check mode, would change), one sentence each, no password in them.
+  description:
+    - What changed (or, in check mode, would change), one sentence each, no password in them.
+    - On a failure, only what was actually done before it (C(changed) is then true when this is not
+      empty); the step that failed is RV(failed_action).
   returned: always
   type: list
   elements: str
   sample: ["create user ops in slot 3", "set the password of ops (slot 3)", "lan set 1 ipsrc static"]
+failed_action:
+  description: The step whose ipmitool command failed, when a failure happened while changing something.
+  returned: failure, when a changing command failed
+  type: str
+  sample: chassis power on
+not_done:
+  description: The planned steps that were not done because of the failure (the failed one last).
+  returned: failure, when a changing command failed
+  type: list
+  elements: str
+  sample: ["chassis power on"]
 login:
   description: V(password) or V(default_password) - which one opened the first session.
   returned: always
@@ -218,8 +228,10 @@ error_kind:
   description:
     - Why the task failed - V(auth_failed) (neither password works), V(unreachable), V(invalid_request)
       (bad option values; nothing changed), V(no_free_slot), V(invalid_command) (the BMC does not
-      implement a command), V(not_applied) (read back differs), V(not_installed), V(timeout), V(crashed)
-      (ipmitool ended by a signal), V(failed).
+      implement a command), V(not_applied) (read back differs), V(unexpected_output) (ipmitool printed
+      something that is not the output of the command run, for example C(lan print) text for
+      C(user list)), V(not_installed), V(timeout), V(crashed) (ipmitool ended by a signal), V(failed).
+    - C(changed) is true on a failure when something was changed before it (see RV(actions)).
   returned: failure
   type: str
   sample: auth_failed
@@ -313,13 +325,54 @@ def main():
     tool = Ipmitool(module)
     check = module.check_mode
     chan = str(params["channel"])
-    actions, skipped = [], []
+    # ``actions`` holds what was done (in check mode: what would be done), each sentence
+    # added only once its command succeeded; ``pending`` holds sentences that describe the
+    # next command (``create user ops in slot 3``) until that command has run.
+    actions, skipped, pending = [], [], []
     result = dict(changed=False, actions=actions, skipped_parts=skipped)
 
+    def finish(failed_action=None):
+        """The result for exit_json/fail_json: changed is true once anything was done,
+        also when a later step failed."""
+        result["changed"] = bool(actions)
+        if failed_action is not None:
+            result["failed_action"] = failed_action
+            result["not_done"] = list(pending) + [failed_action]
+        return result
+
+    def fail(msg, error_kind, failed_action=None, **extra):
+        finish(failed_action)
+        if actions and not check:
+            msg += " Already done before this failure (changed): %s." % "; ".join(actions)
+        extra.update(result)
+        module.fail_json(msg=msg, error_kind=error_kind, **extra)
+
+    def note(sentence):
+        pending.append(sentence)
+
+    def done(sentence):
+        actions.extend(pending)
+        del pending[:]
+        actions.append(sentence)
+
     def do(argv, sentence=None):
-        actions.append(sentence or " ".join(argv))
+        sentence = sentence or " ".join(argv)
         if not check:
-            tool.run(argv)
+            try:
+                tool.run(argv)
+            except IpmiError as exc:
+                exc.failed_action = sentence
+                raise
+        done(sentence)
+
+    def do_secret(line, sentence):
+        if not check:
+            try:
+                tool.run_secret_script([line])
+            except IpmiError as exc:
+                exc.failed_action = sentence
+                raise
+        done(sentence)
 
     try:
         # Log in: the wanted password first, the factory one second.
@@ -330,16 +383,22 @@ def main():
             tool.password = params["default_password"]
         else:
             tried = "the password" + (" nor the default password" if params.get("default_password") else "")
-            module.fail_json(msg="The BMC %s:%s refused user %s with %s. Check the credentials in the vault, or "
-                                 "reset the BMC's password from the host (ipmitool user set password)."
-                                 % (params["host"], params["port"], params["user"],
-                                    tried.replace("the password nor", "neither the password nor")),
-                             error_kind="auth_failed", **result)
+            fail("The BMC %s:%s refused user %s with %s. Check the credentials in the vault, or "
+                 "reset the BMC's password from the host (ipmitool user set password)."
+                 % (params["host"], params["port"], params["user"],
+                    tried.replace("the password nor", "neither the password nor")), "auth_failed")
         result["mc"] = _ipmi.parse_mc_info(tool.run(["mc", "info"])[1])
 
         # Users.
-        listed = _ipmi.parse_user_list(tool.run(["user", "list", chan])[1]) if params["users"] or \
-            result["login"] == "default_password" else []
+        listed = []
+        if params["users"] or result["login"] == "default_password":
+            text = tool.run(["user", "list", chan])[1]
+            try:
+                listed = _ipmi.parse_user_list(text)
+            except _ipmi.NotThisOutput as exc:
+                fail("ipmitool user list %s: %s. Nothing can be said about free slots or existing users; check "
+                     "that executable is ipmitool (not a wrapper that prints something else) and that channel %s "
+                     "is the BMC's LAN channel." % (chan, exc.msg, chan), exc.kind, stdout=text)
         admin = next((u for u in listed if u["name"] == params["user"]), None)
         taken = set(u["id"] for u in listed if u["name"])
         for wanted in params["users"]:
@@ -347,11 +406,11 @@ def main():
             if current is None:
                 free = [u["id"] for u in listed if not u["name"] and u["id"] >= 3 and u["id"] not in taken]
                 if not free:
-                    module.fail_json(msg="No free user slot on the BMC for %s (slots 3 and up are all named)."
-                                         % wanted["name"], error_kind="no_free_slot", **result)
+                    fail("No free user slot on the BMC for %s: user list %s shows %d slots, and slots 3 and up "
+                         "are all named." % (wanted["name"], chan, len(listed)), "no_free_slot")
                 uid = free[0]
                 taken.add(uid)
-                actions.append("create user %s in slot %d" % (wanted["name"], uid))
+                note("create user %s in slot %d" % (wanted["name"], uid))
             else:
                 uid = current["id"]
             login_ok = None
@@ -360,10 +419,9 @@ def main():
             plan = _ipmi.plan_user(current, dict(wanted, id=uid, channel=params["channel"]), login_ok)
             for step in plan:
                 if isinstance(step, tuple):
-                    actions.append("set the password of %s (slot %d)" % (wanted["name"], uid))
-                    if not check:
-                        tool.run_secret_script(["user set password %d %s %d" % (
-                            uid, wanted["password"], 20 if len(wanted["password"]) > 16 else 16)])
+                    do_secret("user set password %d %s %d" % (
+                        uid, wanted["password"], 20 if len(wanted["password"]) > 16 else 16),
+                        "set the password of %s (slot %d)" % (wanted["name"], uid))
                 else:
                     do(step)
 
@@ -376,10 +434,9 @@ def main():
             after = _ipmi.parse_lan_print(tool.run(["lan", "print", chan])[1]) if steps and not check else before
             result["lan"] = after
             if steps and not check and _ipmi.plan_lan(after, params["lan"], params["channel"]):
-                module.fail_json(msg="The BMC did not keep the LAN settings: lan print %s still differs in %s"
-                                     % (chan, ", ".join(" ".join(s[3:]) for s in
-                                                        _ipmi.plan_lan(after, params["lan"], params["channel"]))),
-                                 error_kind="not_applied", **result)
+                fail("The BMC did not keep the LAN settings: lan print %s still differs in %s"
+                     % (chan, ", ".join(" ".join(s[3:]) for s in
+                                        _ipmi.plan_lan(after, params["lan"], params["channel"]))), "not_applied")
 
         # Fan mode (Supermicro OEM).
         if params.get("fan_mode"):
@@ -420,9 +477,8 @@ def main():
                 if not check:
                     boot = _ipmi.parse_bootparam_5(tool.run(["chassis", "bootparam", "get", "5"])[1])
                     if boot.get("device") != device:
-                        module.fail_json(msg="The BMC did not keep the boot device: bootparam 5 reads %s after "
-                                             "chassis bootdev %s" % (boot.get("device"), device),
-                                         error_kind="not_applied", boot=boot, **result)
+                        fail("The BMC did not keep the boot device: bootparam 5 reads %s after chassis bootdev %s"
+                             % (boot.get("device"), device), "not_applied", boot=boot)
             result["boot"] = boot
 
         # Power.
@@ -434,29 +490,31 @@ def main():
                 if not check:
                     state = _ipmi.parse_power_status(tool.run(["chassis", "power", "status"])[1])
                     if state != target and params["power"] != "soft":
-                        module.fail_json(msg="Chassis power reads %s after chassis power %s" % (state, params["power"]),
-                                         error_kind="not_applied", **result)
+                        fail("Chassis power reads %s after chassis power %s" % (state, params["power"]),
+                             "not_applied")
             result["power"] = state if not check else target
 
         # The login user's own password, last.
         if result["login"] == "default_password":
             if admin is None:
-                module.fail_json(msg="Logged in as %s with the default password but user list %s does not show "
-                                     "that user; cannot change its password." % (params["user"], chan),
-                                 error_kind="failed", **result)
-            actions.append("replace the default password of %s (slot %d)" % (params["user"], admin["id"]))
+                fail("Logged in as %s with the default password but user list %s does not show that user; cannot "
+                     "change its password." % (params["user"], chan), "failed")
+            do_secret("user set password %d %s %d" % (
+                admin["id"], params["password"], 20 if len(params["password"]) > 16 else 16),
+                "replace the default password of %s (slot %d)" % (params["user"], admin["id"]))
             if not check:
-                tool.run_secret_script(["user set password %d %s %d" % (
-                    admin["id"], params["password"], 20 if len(params["password"]) > 16 else 16)])
                 tool.password = params["password"]
                 if not tool.can_login(params["user"], params["password"]):
-                    module.fail_json(msg="Changed the password of %s but the BMC refuses the new one."
-                                         % params["user"], error_kind="not_applied", **result)
+                    fail("Changed the password of %s but the BMC refuses the new one." % params["user"],
+                         "not_applied")
     except IpmiError as exc:
-        tool.fail(exc, **dict((k, v) for k, v in result.items() if k != "changed"))
+        failed_action = getattr(exc, "failed_action", None)
+        finish(failed_action)
+        if actions and not check:
+            exc.msg += " Already done before this failure (changed): %s." % "; ".join(actions)
+        tool.fail(exc, **result)
 
-    result["changed"] = bool(actions)
-    module.exit_json(**result)
+    module.exit_json(**finish())
 
 
 if __name__ == "__main__":

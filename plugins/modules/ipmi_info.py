@@ -30,10 +30,6 @@ options:
   host:
     description: Address of the BMC. Required unless O(interface=open).
     type: str
-  user:
-    description: BMC user to log in as.
-    type: str
-    default: ADMIN
   password:
     description: Password of O(user). Sent to ipmitool through the E(IPMI_PASSWORD) environment variable.
     type: str
@@ -42,9 +38,6 @@ options:
     type: str
     default: lanplus
     choices: [lanplus, lan, open]
-  cipher_suite:
-    description: RMCP+ cipher suite (C(-C)); ipmitool's default when not set (17 on 1.8.19, 3 before).
-    type: int
   channel:
     description: LAN channel for C(lan print) and C(user list). Supermicro and most boards use 1.
     type: int
@@ -196,8 +189,9 @@ warnings_parse:
 error_kind:
   description:
     - Why the task failed - V(not_installed), V(auth_failed), V(unknown_user), V(unreachable),
-      V(session_failed), V(no_device), V(invalid_command), V(timeout), V(crashed) (ipmitool ended by a
-      signal), V(failed).
+      V(session_failed), V(no_device), V(invalid_command), V(unexpected_output) (ipmitool printed
+      something that is not the output of the command run, for example C(lan print) text for C(user list)),
+      V(timeout), V(crashed) (ipmitool ended by a signal), V(failed).
   returned: failure
   type: str
   sample: auth_failed
@@ -230,7 +224,14 @@ def main():
         if "lan" in gather:
             result["lan"] = _ipmi.parse_lan_print(tool.run(["lan", "print", chan])[1], notes.append)
         if "users" in gather:
-            result["users"] = _ipmi.parse_user_list(tool.run(["user", "list", chan])[1], notes.append)
+            text = tool.run(["user", "list", chan])[1]
+            try:
+                result["users"] = _ipmi.parse_user_list(text, notes.append)
+            except _ipmi.NotThisOutput as exc:
+                module.fail_json(msg="ipmitool user list %s: %s. Check that executable is ipmitool (not a wrapper "
+                                     "that prints something else) and that channel %s is the BMC's LAN channel."
+                                 % (chan, exc.msg, chan), error_kind=exc.kind, stdout=text,
+                                 **dict((k, v) for k, v in result.items() if k != "changed"))
         if "sensors" in gather:
             sensors = _ipmi.parse_sensor(tool.run(["sensor"])[1], notes.append)
             result["sensors"] = sensors

@@ -1,12 +1,15 @@
 """The bios_ipmi role's BIOS comparison, over REAL Redfish Bios documents (tests/unit/fixtures/redfish:
-a Supermicro X12 system and a Dell PowerEdge MX740c, see their .source) and the role's own per-vendor map."""
+a Supermicro X12 system, its pending-settings object Bios/SD, and a Dell PowerEdge MX740c, see their
+.source) and the role's own per-vendor map."""
 import json
 import os
 
 import pytest
 import yaml
 
-from ansible_collections.aiserver.gpu.plugins.filter.bios_attributes import attributes_of, bios_attribute_findings
+import captures
+from ansible_collections.aiserver.gpu.plugins.filter.bios_attributes import (
+    attributes_of, bios_attribute_findings, read_attributes)
 from captures import fixture_path
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..", "..", "..")
@@ -69,3 +72,44 @@ def test_redfish_info_result_shape_and_missing_attribute():
     (True, True, "ok"), (0, 0, "ok"), ("56TB", "56tb", "ok"), ("Disabled", "Enabled", "mismatch")])
 def test_value_comparison(value, want, status):
     assert bios_attribute_findings({"X": value}, {"X": want})[0]["status"] == status
+
+
+def test_bios_sd_without_attributes_reads_as_no_attributes():
+    """Before: Supermicro's pending Bios/SD object (no Attributes member) had its Id, Name and
+    @odata.* properties compared as BIOS attributes ("Above4GDecoding is not among this
+    BIOS's 8 attributes"). Now it has none, and says so."""
+    sd = load(captures.REDFISH_BIOS_SD_PENDING_SUPERMICRO)
+    assert "Attributes" not in sd and sd["Id"] == "SD"
+    attributes, problem = read_attributes(sd)
+    assert attributes == {} and attributes_of(sd) == {}
+    assert problem.startswith("the Redfish resource /redfish/v1/Systems/1/Bios/SD (BIOS Configuration Pending "
+                              "Settings) has no Attributes member")
+    findings = bios_attribute_findings(sd, vendor_map()["supermicro"])
+    assert [f["status"] for f in findings] == ["no_attributes"] * 3
+    assert findings[0]["msg"].startswith("Above4GDecoding not checked: the Redfish resource /redfish/v1/Systems/1/Bios/SD")
+    assert all(f["actual"] is None for f in findings)
+    # Not one resource property is taken for an attribute.
+    [finding] = bios_attribute_findings(sd, {"Id": "SD"})
+    assert finding["status"] == "no_attributes"
+
+
+def test_resource_properties_are_never_attributes():
+    """The whole X12 resource: only the members of Attributes count."""
+    full = load(captures.REDFISH_BIOS_SUPERMICRO_X12)
+    attributes = attributes_of(full)
+    assert "Id" not in attributes and "@odata.id" not in attributes and len(attributes) == 312
+    assert bios_attribute_findings(full, {"Name": "x"})[0]["status"] == "missing"
+
+
+@pytest.mark.parametrize("data, words", [
+    (None, "the BIOS data is null"),
+    ([], "the BIOS data is a list"),
+    ({}, "the BIOS attributes are empty"),
+    ({"ret": True, "entries": [[{"system_uri": "/redfish/v1/Systems/1"}, {}]]},
+     "redfish_info returned no BIOS attributes for /redfish/v1/Systems/1"),
+    ({"@odata.id": "/redfish/v1/Systems/1/Bios", "Id": "Bios", "Name": "BIOS", "Attributes": None},
+     "the Attributes member of the Redfish resource /redfish/v1/Systems/1/Bios (BIOS) is not an object"),
+])
+def test_no_attributes_is_said(data, words):
+    [finding] = bios_attribute_findings(data, {"Above4GDecoding": "Enabled"})
+    assert finding["status"] == "no_attributes" and words in finding["msg"]

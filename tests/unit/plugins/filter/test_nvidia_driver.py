@@ -89,7 +89,7 @@ def test_filters_are_registered():
     assert set(FilterModule().filters()) == {
         "nvidia_driver_packages", "nvidia_driver_deb822_components",
         "nvidia_driver_sources_list_components", "nvidia_driver_sb_state", "nvidia_driver_apt_policy",
-        "nvidia_driver_headers_flavour", "nvidia_driver_headers"}
+        "nvidia_driver_headers_flavour", "nvidia_driver_headers", "nvidia_driver_secure_boot"}
 
 
 # LANG=C apt-cache policy nvidia-driver nvidia-open-kernel-dkms nvidia-headless mokutil, in the

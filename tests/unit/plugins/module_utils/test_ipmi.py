@@ -210,8 +210,32 @@ def test_sdr_ipmi_sim():
 def test_unparsable_lines_warn_not_raise():
     warnings = []
     assert _ipmi.parse_sensor("garbage\n", warnings.append) == []
-    assert _ipmi.parse_user_list("ID  Name\nnot a row\n", warnings.append) == []
+    header = "ID  Name\t     Callin  Link Auth\tIPMI Msg   Channel Priv Limit\n"
+    assert _ipmi.parse_user_list(header + "not a row\n", warnings.append) == []
     assert len(warnings) == 2
+
+
+@pytest.mark.parametrize("name, starts", [
+    (LAN_SM_STATIC, "Set in Progress"),
+    (MC_SM_X10, "Device ID"),
+    (SENSOR_SM_X11, "CPU1 Temp"),
+    ("L_ipmisim_power_off.txt", "Chassis Power is off"),
+])
+def test_user_list_refuses_another_commands_output(name, starts):
+    """Another command's real output is not an empty user list: it is named as such."""
+    with pytest.raises(_ipmi.NotThisOutput) as caught:
+        _ipmi.parse_user_list(read(name))
+    assert caught.value.kind == "unexpected_output"
+    assert caught.value.msg.startswith("this is not `ipmitool user list` output: it has no "
+                                       "'ID  Name  Callin  Link Auth  IPMI Msg  Channel Priv Limit' header line")
+    assert "it starts with '%s" % starts in caught.value.msg
+
+
+@pytest.mark.parametrize("text", ["", None, "\n\n", "ID  Name\n"])
+def test_user_list_empty_or_partial_header_is_not_a_user_list(text):
+    with pytest.raises(_ipmi.NotThisOutput) as caught:
+        _ipmi.parse_user_list(text)
+    assert "not `ipmitool user list` output" in str(caught.value)
 
 
 # ----------------------------------------------------------------------------- chassis

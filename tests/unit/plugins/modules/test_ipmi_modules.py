@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+import captures
 from captures import FIXTURES
 
 STANDIN = os.path.join(os.path.dirname(__file__), "..", "..", "standins", "ipmitool-standin")
@@ -20,9 +21,10 @@ def bmc(tmp_path):
     state = tmp_path / "state.json"
     log = tmp_path / "calls.jsonl"
 
-    def setup(accounts, board="sm", sensor="L_ipmisim_sensor_sm.txt"):
+    def setup(accounts, board="sm", sensor="L_ipmisim_sensor_sm.txt", replies=None, hang=None):
         state.write_text(json.dumps({"accounts": accounts, "fixtures": os.path.join(FIXTURES, "ipmi"),
-                                     "board": board, "sensor": sensor}))
+                                     "board": board, "sensor": sensor, "replies": replies or {},
+                                     "hang": hang or {}}))
         return {"STANDIN_STATE": str(state), "STANDIN_LOG": str(log)}
 
     def calls():
@@ -168,3 +170,99 @@ def test_bmc_bad_options_fail_before_any_call(run_module, bmc, args, words):
     result = run_module("ipmi_bmc", base(password=NEW, **args), env=env)
     assert result["error_kind"] == "invalid_request" and words in result["msg"]
     assert bmc.calls() == []
+
+
+# ----------------------------------------------------------------------------- issue 12
+
+POWER_ON_REFUSED = captures.IPMI_POWER_ON_REFUSED
+LAN_PRINT_SM = captures.IPMI_LAN_PRINT_SM_STATIC
+MC_INFO_SM = captures.IPMI_MC_INFO_SM_X10
+
+
+def test_bmc_failure_after_a_change_is_changed_and_says_what_was_done(run_module, bmc):
+    """`chassis bootdev pxe` is done, then the BMC refuses `chassis power on` (a real
+    refusal, openbmc issue 1236): the boot device did change, so changed=true, and the
+    result tells what was done from what failed."""
+    env = bmc({"ADMIN": NEW}, replies={"chassis power on": POWER_ON_REFUSED})
+    result = run_module("ipmi_bmc", base(password=NEW, boot_device="pxe", power="on"), env=env)
+    assert result["failed"] is True
+    assert result["changed"] is True
+    assert result["actions"] == ["chassis bootdev pxe"]
+    assert result["failed_action"] == "chassis power on"
+    assert result["not_done"] == ["chassis power on"]
+    assert result["error_kind"] == "invalid_command"
+    assert "Already done before this failure (changed): chassis bootdev pxe." in result["msg"]
+    assert "Set Chassis Power Control to Up/On failed: Invalid command" in result["stderr"]
+    bootdevs = [c["argv"][-3:] for c in bmc.calls() if "bootdev" in c["argv"]]
+    assert bootdevs == [["chassis", "bootdev", "pxe"]]
+
+
+def test_bmc_failure_before_any_change_is_not_changed(run_module, bmc):
+    env = bmc({"ADMIN": NEW}, replies={"chassis power on": POWER_ON_REFUSED})
+    result = run_module("ipmi_bmc", base(password=NEW, power="on"), env=env)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["actions"] == [] and result["failed_action"] == "chassis power on"
+    assert "Already done" not in result["msg"]
+
+
+def test_bmc_failed_user_creation_keeps_the_slot_sentence_out_of_actions(run_module, bmc):
+    """'create user ops in slot 3' describes `user set name 3 ops`: when that command fails,
+    the sentence is among what was not done, not among the actions."""
+    env = bmc({"ADMIN": NEW}, replies={"user set name 3 ops": POWER_ON_REFUSED})
+    result = run_module("ipmi_bmc", base(password=NEW, users=[{"name": "ops", "password": OPS}]), env=env)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["actions"] == []
+    assert result["not_done"] == ["create user ops in slot 3", "user set name 3 ops"]
+    no_secret_anywhere(result, bmc.calls(), [NEW, OPS])
+
+
+@pytest.mark.parametrize("capture, starts", [
+    (LAN_PRINT_SM, "Set in Progress"),
+    (MC_INFO_SM, "Device ID"),
+    ("L_ipmisim_power_off.txt", "Chassis Power is off"),
+])
+def test_bmc_another_commands_output_as_user_list_is_named(run_module, bmc, capture, starts):
+    """Before: `lan print` text where `user list` was expected read as a list with no
+    slot, and the module answered "No free user slot". Now it says what the text is not."""
+    env = bmc({"ADMIN": NEW}, replies={"user list 1": capture})
+    result = run_module("ipmi_bmc", base(password=NEW, users=[{"name": "ops", "password": OPS}]), env=env)
+    assert result["failed"] is True and result["changed"] is False
+    assert result["error_kind"] == "unexpected_output"
+    assert "this is not `ipmitool user list` output" in result["msg"]
+    assert "ID  Name  Callin  Link Auth  IPMI Msg  Channel Priv Limit" in result["msg"]
+    assert "it starts with '%s" % starts in result["msg"]
+    assert "No free user slot" not in result["msg"]
+    assert not any("set" in c["argv"] for c in bmc.calls())
+
+
+def test_info_another_commands_output_as_user_list_is_named(run_module, bmc):
+    env = bmc({"ADMIN": NEW}, replies={"user list 1": LAN_PRINT_SM})
+    result = run_module("ipmi_info", base(password=NEW, gather=["mc", "users"]), env=env)
+    assert result["error_kind"] == "unexpected_output"
+    assert "this is not `ipmitool user list` output" in result["msg"]
+    assert result["mc"]["supermicro"] is True
+
+
+def _alive(pid):
+    """Whether ``pid`` is a live process (a zombie waiting for its parent counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as handle:
+            data = handle.read()
+    except OSError:
+        return False
+    return data[data.rfind(")") + 2:].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc")
+def test_info_timeout_kills_children_that_left_the_process_group(run_module, bmc, tmp_path):
+    """The stand-in starts `setsid sleep 300` and a child that calls os.setsid(), then
+    hangs. Both left ipmitool's process group and session; neither may outlive the timeout."""
+    pidfile = tmp_path / "children.json"
+    env = bmc({"ADMIN": NEW}, hang={"mc info": str(pidfile)})
+    result = run_module("ipmi_info", base(password=NEW, gather=["mc"], timeout=3), env=env)
+    assert result["failed"] is True and result["error_kind"] == "timeout"
+    assert "did not finish in 3 s and was killed" in result["msg"]
+    pids = json.loads(pidfile.read_text())
+    assert len(pids) == 2
+    survivors = [pid for pid in pids if _alive(pid)]
+    assert survivors == [], "children of the stand-in outlived the timeout: %s" % survivors
