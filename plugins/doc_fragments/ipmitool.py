@@ -47,8 +47,4 @@ attributes:
     support: full
     membership:
       - aiserver.gpu.ipmi
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
 """

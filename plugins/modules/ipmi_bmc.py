@@ -30,6 +30,7 @@ description:
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
 extends_documentation_fragment:
+  - aiserver.gpu.attributes.no_diff
   - aiserver.gpu.ipmitool
 requirements:
   - C(ipmitool) where the module runs (usually the controller, or a runner that reaches the BMC network).
@@ -125,12 +126,7 @@ options:
     choices: [standard, full, optimal, heavy_io]
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: Reads (and tries the logins) only; RV(actions) lists what would change.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode when in check mode).
-    support: none
 notes:
   - A password is checked by opening a session as that user; a wrong one counts as one failed login
     on the BMC (mind a lockout threshold).

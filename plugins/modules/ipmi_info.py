@@ -22,6 +22,7 @@ description:
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
 extends_documentation_fragment:
+  - aiserver.gpu.attributes.no_diff
   - aiserver.gpu.ipmitool
 requirements:
   - C(ipmitool) where the module runs (for O(interface=open), the host with the BMC and the
@@ -62,12 +63,7 @@ options:
     default: []
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details: It only reads.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode when in check mode).
-    support: none
 notes:
   - A failed login is told apart from an unreachable BMC by running ipmitool again with C(-v)
     (RV(error_kind) V(auth_failed), V(unknown_user), V(unreachable)).

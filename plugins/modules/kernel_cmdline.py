@@ -47,6 +47,8 @@ author:
   - aiserver.gpu maintainers (@aiserver-gpu)
 requirements:
   - C(/bin/sh) on the target (dash on Debian and Ubuntu), as used by C(grub-mkconfig).
+extends_documentation_fragment:
+  - aiserver.gpu.attributes
 options:
   params:
     description:
@@ -92,21 +94,12 @@ options:
     default: /proc/cmdline
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details:
-      - In check mode no file is written; the files are still sourced with C(/bin/sh), as
-        C(update-grub) does, to compute the command line, and the proposed contents are checked
-        in a temporary directory.
+    - In check mode no file is written; the files are still sourced with C(/bin/sh), as C(update-grub) does, to
+      compute the command line, and the proposed contents are checked in a temporary directory.
   diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode when in check mode).
-    support: full
     details:
-      - Returns one diff per changed file.
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+    - Returns one diff per changed file.
 notes:
   - Files with Windows (CRLF) line endings are refused; convert them first.
   - The files are sourced (so the commands in them run, such as C(lsb_release) for

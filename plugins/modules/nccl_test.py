@@ -45,6 +45,8 @@ author:
 requirements:
   - With O(executable), a built nccl-tests binary (U(https://github.com/NVIDIA/nccl-tests)) and
     the NCCL and CUDA libraries it needs on the target.
+extends_documentation_fragment:
+  - aiserver.gpu.attributes.no_diff
 options:
   executable:
     description:
@@ -89,19 +91,9 @@ options:
     default: true
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details:
-      - With O(executable) nothing is run in check mode, and a missing executable is no error
-        (an earlier task may build it); the result has RV(cmd), C(skipped=true) and a message.
-        With O(log_path) the log is read as usual.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode when in check mode).
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+    - With O(executable) nothing is run in check mode, and a missing executable is no error (an earlier task may
+      build it); the result has RV(cmd), C(skipped=true) and a message. With O(log_path) the log is read as usual.
 notes:
   - The module never reports a change; a benchmark changes nothing on the host.
   - Standard error of the run is read together with standard output, in the order printed.
@@ -343,6 +335,7 @@ log:
 import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.aiserver.gpu.plugins.module_utils import _module
 from ansible_collections.aiserver.gpu.plugins.module_utils._nccl_tests import parse_nccl_log
 from ansible_collections.aiserver.gpu.plugins.module_utils._runner import describe, find_executable, line_buffered, run
 
@@ -452,27 +445,16 @@ def main():
     if params["timeout"] < 1:
         module.fail_json(msg="timeout must be at least 1 second, got %d." % params["timeout"], timed_out=False)
 
-    seen = set()
-
-    def warn(message):
-        if message not in seen:
-            seen.add(message)
-            module.warn(message)
+    warn = _module.warn_once(module)
 
     extra = {}
     timed_out = False
     ended = None
     if params["log_path"]:
         path = params["log_path"]
-        if not os.path.isfile(path):
-            module.fail_json(msg="log_path %s is not a file; save the output of the nccl-tests run there "
-                                 "(e.g. ./build/all_reduce_perf -g 2 2>&1 | tee %s), or use executable to run it."
-                                 % (path, path), timed_out=False)
-        try:
-            with open(path, "rb") as handle:
-                text = handle.read().decode("utf-8", "replace")
-        except (IOError, OSError) as exc:
-            module.fail_json(msg="Cannot read log_path %s (%s)." % (path, exc), timed_out=False)
+        text = _module.read_saved(module, "log_path", "save the output of the nccl-tests run there (e.g. "
+                                  "./build/all_reduce_perf -g 2 2>&1 | tee %s), or use executable to run it" % path,
+                                  timed_out=False)
         parsed = parse_nccl_log(text, warn=warn)
     else:
         path = resolve(module, params["executable"])

@@ -28,6 +28,8 @@ requirements:
   - The NVIDIA driver and its C(nvidia-smi) on the target.
   - Root (C(become=true)) to change anything; inside a container also the C(SYS_ADMIN)
     capability.
+extends_documentation_fragment:
+  - aiserver.gpu.attributes.no_diff
 options:
   limit_w:
     description:
@@ -66,18 +68,9 @@ options:
     default: 30
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details:
-      - In check mode only C(nvidia-smi -q -x) runs; RV(commands) lists the C(-pm) and C(-pl)
-        commands that would run and RV(gpus) the limits they would set.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode when in check mode).
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+    - In check mode only C(nvidia-smi -q -x) runs; RV(commands) lists the C(-pm) and C(-pl) commands that would
+      run and RV(gpus) the limits they would set.
 notes:
   - Limits are compared with a tolerance of half a watt. nvidia-smi prints them with two
     decimals and the driver rounds what it is given to the steps the board accepts, so a
@@ -274,6 +267,7 @@ stderr:
 
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.aiserver.gpu.plugins.module_utils import _module
 from ansible_collections.aiserver.gpu.plugins.module_utils._nvidia_smi import (
     NvidiaSmiParseError,
     classify_failure,
@@ -366,13 +360,7 @@ def main():
                          error_kind="invalid_request")
     executable = resolve_executable(module, params["executable"])
 
-    seen = set()
-
-    def warn(message):
-        # The read back repeats the first read's parser warnings; say each once.
-        if message not in seen:
-            seen.add(message)
-            module.warn(message)
+    warn = _module.warn_once(module)
 
     def read():
         cmd = [executable, "-q", "-x"]

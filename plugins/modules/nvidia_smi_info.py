@@ -385,9 +385,9 @@ stderr:
   sample: "Failed to initialize NVML: Driver/library version mismatch"
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.aiserver.gpu.plugins.module_utils import _module
 from ansible_collections.aiserver.gpu.plugins.module_utils._nvidia_smi import (
     NvidiaSmiParseError,
     parse_p2p,
@@ -398,18 +398,8 @@ from ansible_collections.aiserver.gpu.plugins.module_utils import _nvidia_smi_ru
 
 
 def read_saved(module, option):
-    path = module.params[option]
-    if not os.path.isfile(path):
-        module.fail_json(msg="%s %s is not a file; save the nvidia-smi output there, or leave %s out."
-                         % (option, path, option), error_kind="unparsable",
-                         nvidia_smi_calls=len(_nvidia_smi_run.CALLS))
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="Cannot read %s %s (%s)." % (option, path, exc), error_kind="unparsable",
-                         nvidia_smi_calls=len(_nvidia_smi_run.CALLS))
-    return data.decode("utf-8", errors="replace")
+    return _module.read_saved(module, option, "save the nvidia-smi output there, or leave %s out" % option,
+                              error_kind="unparsable", nvidia_smi_calls=len(_nvidia_smi_run.CALLS))
 
 
 def main():
@@ -431,12 +421,7 @@ def main():
         module.fail_json(msg="timeout must be at least 1 second, got %d." % params["timeout"], nvidia_smi_calls=0)
     offline = bool(params["xml_path"])
 
-    seen = set()
-
-    def warn(message):
-        if message not in seen:
-            seen.add(message)
-            module.warn(message)
+    warn = _module.warn_once(module)
 
     def run(args):
         return _nvidia_smi_run.run_nvidia_smi(module, params["executable"], args, params["timeout"])

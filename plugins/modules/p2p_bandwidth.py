@@ -32,6 +32,8 @@ author:
   - aiserver.gpu maintainers (@aiserver-gpu)
 requirements:
   - C(p2pBandwidthLatencyTest) or C(nvbandwidth) on the target when O(executable) is used.
+extends_documentation_fragment:
+  - aiserver.gpu.attributes.no_diff
 options:
   executable:
     description:
@@ -69,18 +71,9 @@ options:
     default: true
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details:
-      - With O(executable) nothing is run in check mode; the module returns C(changed=false), empty
-        results and a message. With O(log_path) the log is read as usual.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode when in check mode).
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+    - With O(executable) nothing is run in check mode; the module returns C(changed=false), empty results and a
+      message. With O(log_path) the log is read as usual.
 notes:
   - B(Several runs in one text.) A log appended to, or a file that pastes several samples, holds
     more than one run. A run starts again when the banner, the C(Device) list, the connectivity matrix
@@ -313,9 +306,9 @@ msg:
   sample: "p2pBandwidthLatencyTest passed: 2 GPUs, 8 matrices, P2P access on 0 of 2 GPU pairs."
 """
 
-import os
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.aiserver.gpu.plugins.module_utils import _module
 from ansible_collections.aiserver.gpu.plugins.module_utils._p2p_bandwidth import (
     log_tail,
     parse_p2p_log,
@@ -338,12 +331,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    warnings = set()
-
-    def warn(message):
-        if message not in warnings:
-            warnings.add(message)
-            module.warn(message)
+    warn = _module.warn_once(module)
 
     result = parse_p2p_log("")
     result.update(changed=False, timed_out=False, log="")
@@ -352,15 +340,8 @@ def main():
         module.fail_json(msg="timeout must be at least 1 second, got %d." % params["timeout"], **result)
 
     if params["log_path"]:
-        path = params["log_path"]
-        if not os.path.isfile(path):
-            module.fail_json(msg="log_path %s is not a file; save the p2pBandwidthLatencyTest or nvbandwidth output there."
-                             % path, **result)
-        try:
-            with open(path, "rb") as handle:
-                text = handle.read().decode("utf-8", "replace")
-        except (IOError, OSError) as exc:
-            module.fail_json(msg="Cannot read log_path %s (%s)." % (path, exc), **result)
+        text = _module.read_saved(module, "log_path", "save the p2pBandwidthLatencyTest or nvbandwidth output there",
+                                  **result)
         rc, timed_out, ended = None, False, None
     else:
         path = find_executable(params["executable"])

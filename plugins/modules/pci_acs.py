@@ -32,6 +32,8 @@ author:
   - aiserver.gpu maintainers (@aiserver-gpu)
 requirements:
   - C(lspci) and C(setpci) from pciutils on the target (unless O(lspci_path) is used).
+extends_documentation_fragment:
+  - aiserver.gpu.attributes.no_diff
 options:
   lspci_path:
     description:
@@ -75,17 +77,8 @@ options:
     default: 60
 attributes:
   check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
     details:
-      - In check mode C(setpci) is not run; C(changed) and RV(cleared) tell what would be done.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in diff mode when in check mode).
-    support: none
-  platform:
-    description: Target OS/families that can be operated against.
-    support: full
-    platforms: posix
+    - In check mode C(setpci) is not run; C(changed) and RV(cleared) tell what would be done.
 notes:
   - Output lines that cannot be tied to a device (for example the output of
     C(lspci -vvv | grep ACSCtl), which has no device headers) are counted in RV(orphan_acs_ctl)
@@ -323,6 +316,7 @@ import os
 import re
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible_collections.aiserver.gpu.plugins.module_utils import _module
 from ansible_collections.aiserver.gpu.plugins.module_utils._runner import describe, find_executable as which, run
 from ansible_collections.aiserver.gpu.plugins.module_utils._lspci import (
     acs_ctl_misplaced,
@@ -362,22 +356,6 @@ def find_executable(module, option):
             msg="%s was not found in PATH or the sbin directories; %s." % (name, INSTALL_HINT % option)
         )
     return path
-
-
-def read_saved(module, path):
-    if not os.path.exists(path):
-        module.fail_json(
-            msg="lspci_path %s does not exist; save `lspci -D -vvv` (run as root) there, "
-            "or leave lspci_path out to read this host." % path
-        )
-    if os.path.isdir(path):
-        module.fail_json(msg="lspci_path %s is a directory; give the file that holds the lspci -vvv output." % path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="Cannot read lspci_path %s (%s); check its permissions." % (path, exc))
-    return data.decode("utf-8", errors="replace")
 
 
 def run_lspci(module, lspci):
@@ -447,20 +425,14 @@ def main():
 
     lspci = setpci = None
     if lspci_path:
-        text = read_saved(module, lspci_path)
+        text = _module.read_saved(module, "lspci_path", "save `lspci -D -vvv` (run as root) there, or leave lspci_path out to read this host")
     else:
         lspci = find_executable(module, "lspci_executable")
         if state == "disabled":
             setpci = find_executable(module, "setpci_executable")
         text = run_lspci(module, lspci)
 
-    seen = set()
-
-    def warn(message):
-        # The verification re-read repeats the first read's problems; say each once.
-        if message not in seen:
-            seen.add(message)
-            module.warn(message)
+    warn = _module.warn_once(module)
 
     scan = scan_lspci(text, warn)
     devices = scan["devices"]

@@ -183,7 +183,7 @@ def test_log_is_truncated_to_64_kib(run_module, tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    ({"log_path": "/nonexistent/nccl.log"}, "log_path /nonexistent/nccl.log is not a file"),
+    ({"log_path": "/nonexistent/nccl.log"}, "log_path /nonexistent/nccl.log does not exist"),
     ({"executable": "/nonexistent/build/all_reduce_perf"}, "executable /nonexistent/build/all_reduce_perf is not"),
     ({"executable": "all_reduce_perf_not_here"}, "executable all_reduce_perf_not_here is not"),
 ], ids=["log", "executable-path", "executable-bare"])

@@ -233,7 +233,7 @@ def test_invalid_saved_xml_is_unparsable(run_module, tmp_path, content, why):
 def test_missing_saved_file_is_a_clear_failure(run_module, tmp_path):
     result = run_module(MODULE, {"xml_path": str(tmp_path / "nope.xml")})
     assert result["failed"] and result["error_kind"] == "unparsable"
-    assert "is not a file" in result["msg"]
+    assert "does not exist" in result["msg"]
 
 
 def test_timeout_must_be_positive(run_module):

@@ -188,7 +188,7 @@ def test_log_path_empty_not_failed_without_fail_on_error(run_module, tmp_path):
 
 def test_log_path_missing(run_module, tmp_path):
     result = run_module(MODULE, {"log_path": str(tmp_path / "nope.log")})
-    assert result["failed"] is True and "is not a file" in result["msg"]
+    assert result["failed"] is True and "does not exist" in result["msg"]
 
 
 def test_log_path_check_mode_parses(run_module):
