@@ -8,7 +8,6 @@ SHELL := /bin/bash
 VENV := .venv
 STAMP := $(VENV)/.installed
 ENV := . testbed/env.sh &&
-SCENARIOS := $(sort $(patsubst molecule/%/molecule.yml,%,$(wildcard molecule/*/molecule.yml)))
 TIMED := testbed/timed.sh
 
 .PHONY: help deps venv link torch-venv image lab lab-destroy test lint unit sanity collection molecule bench clean gpu-check gpu-check-bundle
@@ -54,8 +53,8 @@ lab: image
 lab-destroy: venv link
 	@$(ENV) testbed/lab.sh --destroy
 
-test: deps venv link
-	@for stage in lint unit sanity collection image molecule; do \
+test:
+	@$(TIMED) --reset; for stage in deps venv lint unit sanity collection image molecule; do \
 	  $(TIMED) "$$stage" $(MAKE) --no-print-directory $$stage || { $(TIMED) --report; exit 1; }; \
 	done; $(TIMED) --report
 
@@ -73,12 +72,10 @@ sanity: venv
 collection: venv
 	@$(ENV) testbed/collection-check.sh
 
+# Every scenario (or those in S), MOLECULE_JOBS at a time (testbed/molecule.sh).
+MOLECULE_JOBS ?= 2
 molecule: image
-	@$(ENV) for s in $(if $(S),$(S),$(SCENARIOS)); do \
-	  [ "$$s" = _testbed ] && continue; \
-	  echo "=== molecule test -s $$s"; \
-	  $(TIMED) "molecule $$s" molecule test -s $$s; \
-	done
+	@$(ENV) MOLECULE_JOBS=$(MOLECULE_JOBS) testbed/molecule.sh $(S)
 
 bench: image
 	@$(ENV) bench/idempotence.sh

@@ -8,9 +8,15 @@ set -euo pipefail
 force=false
 [ "${1:-}" = "--force" ] && force=true
 
+# The layer's inputs: an image built from other ones (an older checkout) is built again.
+layer_sum="$(cat "$TESTBED_ROOT/testbed/Containerfile" "$TESTBED_ROOT/testbed/sshd-testbed.conf" | sha256sum | cut -c1-16)"
 if ! $force && podman image exists "$AISERVER_IMAGE"; then
-  echo "testbed: image $AISERVER_IMAGE present, reused"
-  exit 0
+  built_sum="$(podman image inspect --format '{{ index .Labels "aiserver.testbed.layer" }}' "$AISERVER_IMAGE" 2>/dev/null || true)"
+  if [ "$built_sum" = "$layer_sum" ]; then
+    echo "testbed: image $AISERVER_IMAGE present, reused"
+    exit 0
+  fi
+  echo "testbed: image $AISERVER_IMAGE was built from another testbed/Containerfile, building it again"
 fi
 
 # The host's Debian mirror (what this machine is allowed to reach), else the default.
@@ -33,7 +39,7 @@ if $force || ! podman image exists "$AISERVER_ROOTFS_IMAGE"; then
   echo "testbed: rootfs imported as $AISERVER_ROOTFS_IMAGE ($(( $(date +%s) - start )) s)"
 fi
 
-podman build --quiet --pull=never \
+podman build --quiet --pull=never --label "aiserver.testbed.layer=$layer_sum" \
   --build-arg "BASE=$AISERVER_ROOTFS_IMAGE" \
   --build-arg "MIRROR=$mirror" --build-arg "SECURITY_MIRROR=$security" \
   -t "$AISERVER_IMAGE" -f "$TESTBED_ROOT/testbed/Containerfile" "$TESTBED_ROOT/testbed" >/dev/null
