@@ -23,10 +23,12 @@ help:
 
 # Host packages: podman (+ runc, the only runtime that works on hybrid-cgroup hosts),
 # debootstrap for the base image, dash to evaluate GRUB files as grub-mkconfig does,
-# shellcheck for make lint.
+# shellcheck for make lint; for the virtual machines (testbed/vm/): qemu-system-x86 and
+# qemu-utils, ovmf (UEFI and Secure Boot firmware), fdisk (sfdisk) and dosfstools (the
+# EFI system partition), openssh-client (Ansible reaches every test host over SSH).
 deps:
 	@missing=""; \
-	for p in podman runc debootstrap dash pciutils shellcheck; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	for p in podman runc debootstrap dash pciutils shellcheck qemu-system-x86 qemu-utils ovmf fdisk dosfstools openssh-client; do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing:$$missing"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \

@@ -26,7 +26,7 @@ mkdir -p "$logdir"
 # Scenarios not named here follow in name order.
 # nvidia_driver, the other big install, comes after two light ones, so that it unpacks
 # its packages once CUDA's are in (two dpkg runs at once slow both down).
-longest_first=(cuda conda_fastchan bios_ipmi nvidia_driver docker_gpu gpu_validation kernel_tuning power_limit)
+longest_first=(cuda kernel_tuning_vm conda_fastchan bios_ipmi nvidia_driver docker_gpu gpu_validation kernel_tuning power_limit)
 
 if [ $# -gt 0 ]; then
   scenarios=("$@")
@@ -61,6 +61,12 @@ run_one() {
   return "${PIPESTATUS[0]}"
 }
 
+# The VMs (kind: vm) of a scenario's platforms.
+vm_names() {
+  python3 -c 'import sys, yaml; print(" ".join(p["name"] for p in yaml.safe_load(open(sys.argv[1]))["platforms"] if p.get("kind") == "vm"))' \
+    "molecule/$1/molecule.yml"
+}
+
 # Tell what ended: its log whole, then one line with its result.
 report() {
   local s=$1 rc=$2
@@ -69,6 +75,14 @@ report() {
   if [ "$rc" = 0 ]; then
     echo "=== molecule test -s $s: passed ($(( $(date +%s) - ${started[$s]} )) s)"
   else
+    # A VM's serial console is where a boot that went wrong shows (GRUB, the kernel, systemd).
+    local vm
+    for vm in $(vm_names "$s"); do
+      if [ -f "build/vm/logs/$vm.console.log" ]; then
+        echo "=== serial console of $vm (last 80 lines; whole: build/vm/logs/$vm.console.log)"
+        tail -n 80 "build/vm/logs/$vm.console.log"
+      fi
+    done
     echo "=== molecule test -s $s: FAILED (rc $rc, $(( $(date +%s) - ${started[$s]} )) s; log: $logdir/$s.log)"
     failed+=("$s")
   fi
