@@ -26,7 +26,7 @@ mkdir -p "$logdir"
 # Scenarios not named here follow in name order.
 # nvidia_driver, the other big install, comes after two light ones, so that it unpacks
 # its packages once CUDA's are in (two dpkg runs at once slow both down).
-longest_first=(cuda kernel_tuning_vm conda_fastchan bios_ipmi nvidia_driver docker_gpu gpu_validation kernel_tuning power_limit)
+longest_first=(site_reboot_vm cuda kernel_tuning_vm rolling_reboot_vm conda_fastchan nvidia_driver_secure_boot bios_ipmi nvidia_driver docker_gpu gpu_validation kernel_tuning power_limit)
 
 if [ $# -gt 0 ]; then
   scenarios=("$@")

@@ -25,7 +25,7 @@ from captures import NAMESPACE, ROOT
 FILES = {
     "bios_ipmi": "validate", "conda_fastchan": "validate", "cuda": "validate", "docker_gpu": "validate",
     "gpu_facts": "validate", "gpu_validation": "validate_vars", "kernel_tuning": "validate",
-    "nvidia_driver": "validate", "power_limit": "validate",
+    "nvidia_driver": "validate", "power_limit": "validate", "reboot": "validate",
 }
 
 SHA_OK = "848194851a98903134187fbb4ab50efe87b003e0c0f808f97644b7524a62bf2c"
@@ -149,6 +149,16 @@ NEGATIVE = [
      ["power_limit_timeout must be a whole number of seconds of at least 1, not 0"]),
     ("power-boot-retries-0", "power_limit", {"power_limit_boot_retries": 0}, ["power_limit_boot_retries", "at least 1"]),
     ("power-boot-delay-negative", "power_limit", {"power_limit_boot_retry_delay": -2}, ["power_limit_boot_retry_delay", "0 or more"]),
+    # reboot
+    ("reboot-timeout-0", "reboot", {"reboot_timeout": 0}, ["reboot_timeout must be a whole number of seconds of at least 1, not 0"]),
+    ("reboot-needs-string", "reboot", {"reboot_needs": "kernel_tuning_reboot_required"},
+     ["reboot_needs must be a list of {fact: NAME, why: SENTENCE}"]),
+    ("reboot-needs-no-why", "reboot", {"reboot_needs": [{"fact": "my_reboot_required"}]}, ["reboot_needs must be a list of"]),
+    ("reboot-needs-role-only", "reboot", {"reboot_needs": [{"fact": "x_required", "why": "x", "role": "me.x"}]},
+     ["role needs tasks_from too"]),
+    ("reboot-only-unknown", "reboot", {"reboot_only": ["cuda_reboot_required"]},
+     ["reboot_only names facts that are not in reboot_needs: cuda_reboot_required"]),
+    ("reboot-ok-word", "reboot", {"reboot_ok": "sometimes"}, ["reboot_ok must be true or false, not sometimes"]),
 ]
 
 # Variables that pass (besides each role's defaults): edge values inside the ranges.
@@ -162,6 +172,9 @@ POSITIVE = [
     ("conda-ok", "conda_fastchan", {"conda_fastchan_installer_sha256": SHA_OK.upper(),
                                     "conda_fastchan_installer_url": "file:///srv/Miniforge3.sh"}),
     ("driver-ok", "nvidia_driver", {"nvidia_driver_branch": 535, "nvidia_driver_expected_gpu_count": 8}),
+    ("reboot-ok", "reboot", {"reboot_ok": True, "reboot_only": ["nvidia_driver_reboot_required"],
+                             "reboot_needs": [{"fact": "nvidia_driver_reboot_required", "why": "driver"},
+                                              {"fact": "mine_reboot_required", "why": "mine", "role": "me.mine", "tasks_from": "v.yml"}]}),
 ]
 
 
