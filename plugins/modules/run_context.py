@@ -12,7 +12,8 @@ short_description: Say whether this task runs in check mode and whether the host
 version_added: 0.1.0
 description:
   - Returns the effective check mode and diff mode of the task, read on the controller.
-  - C(ansible_check_mode) is only the play's C(--check); under a task-level
+  - >-
+    C(ansible_check_mode) is only the play's C(--check); under a task-level
     C(check_mode: true) (for example C(include_role) with C(apply: {check_mode: true})) it
     stays false although every module runs in check mode. Roles of this collection read
     RV(check_mode) instead.
@@ -35,7 +36,7 @@ options:
     type: bool
     default: false
 notes:
-  - An action plugin: without O(container) it costs no round trip to the host.
+  - 'An action plugin: without O(container) it costs no round trip to the host.'
 """
 
 EXAMPLES = r"""
