@@ -190,7 +190,7 @@ def _parse_gpu(element, position, warn):
     if bus_id is None:
         warn("%s: no readable PCI bus id (<gpu id> nor <pci/pci_bus_id>)" % label)
     minor = gpu.number(int, "minor_number")
-    return {
+    record = {
         "index": position,
         "minor_number": minor,
         "name": gpu.text("product_name"),
@@ -233,6 +233,98 @@ def _parse_gpu(element, position, warn):
         "temperature_c": gpu.number(int, "temperature/gpu_temp"),
         "fabric_state": gpu.text("fabric/state"),
         "fabric_status": gpu.text("fabric/status"),
+        "fabric_health_summary": gpu.text("fabric/health/summary"),
+    }
+    record.update(_health_fields(gpu))
+    return record
+
+
+# ECC counters: the leaf names of each schema, per kind of error. v12/v13 (drivers >= 520)
+# count by memory (sram_*, dram_*; v13 splits SRAM uncorrectable into parity and SEC-DED);
+# v10/v11 count by bit (single_bit/*, double_bit/*, with a <total>).
+_ECC_CORRECTABLE = ("sram_correctable", "dram_correctable")
+_ECC_UNCORRECTABLE = ("sram_uncorrectable", "sram_uncorrectable_parity", "sram_uncorrectable_secded",
+                      "dram_uncorrectable")
+_REASON_PREFIXES = ("clocks_event_reason_", "clocks_throttle_reason_")
+
+
+def _ecc_counts(gpu, scope):
+    """``(detail, correctable, uncorrectable)`` for ``ecc_errors/<scope>``: the detail maps
+    each leaf (``sram_correctable``, ``single_bit_device_memory``...) to an int or None; the
+    totals add the known leaves (v11: the ``<total>`` nvidia-smi gives), None when none is a
+    number (N/A on boards without ECC)."""
+    node = gpu.element.find("ecc_errors/" + scope)
+    if node is None:
+        return None, None, None
+    detail = {}
+    for child in node:
+        if len(child):  # v10/v11: <single_bit><device_memory>..</single_bit>
+            for leaf in child:
+                detail["%s_%s" % (child.tag, leaf.tag)] = gpu.number(
+                    int, "ecc_errors/%s/%s/%s" % (scope, child.tag, leaf.tag))
+        elif child.tag != "sram_threshold_exceeded":  # a Yes/No flag, read on its own
+            detail[child.tag] = gpu.number(int, "ecc_errors/%s/%s" % (scope, child.tag))
+    if "single_bit_total" in detail or "double_bit_total" in detail:
+        return detail, detail.get("single_bit_total"), detail.get("double_bit_total")
+    return detail, _sum(detail, _ECC_CORRECTABLE), _sum(detail, _ECC_UNCORRECTABLE)
+
+
+def _sum(detail, names):
+    values = [detail[name] for name in names if detail.get(name) is not None]
+    return sum(values) if values else None
+
+
+def _clock_reasons(gpu):
+    """``{reason: bool}`` from ``clocks_event_reasons`` (v13) or ``clocks_throttle_reasons``
+    (v10-v12), the prefix dropped (``hw_slowdown``, ``sw_power_cap``...): True for
+    ``Active``, False for ``Not Active``; None when the GPU reports none."""
+    for path in ("clocks_event_reasons", "clocks_throttle_reasons", "clocks_reasons"):
+        node = gpu.element.find(path)
+        if node is None:
+            continue
+        reasons = {}
+        for child in node:
+            name = child.tag
+            for prefix in _REASON_PREFIXES:
+                if name.startswith(prefix):
+                    name = name[len(prefix):]
+            value = gpu.text("%s/%s" % (path, child.tag))
+            if value is None:
+                continue
+            lowered = value.lower()
+            if lowered in ("active", "not active"):
+                reasons[name] = lowered == "active"
+            else:
+                gpu.warn("%s: <%s/%s> is %r, neither Active nor Not Active; left out"
+                         % (gpu.label, path, child.tag, value))
+        return reasons or None
+    return None
+
+
+def _health_fields(gpu):
+    """The health figures of one ``<gpu>``: ECC mode and counters, retired pages, row
+    remapping, clock event (throttle) reasons. Absent or N/A fields are None."""
+    volatile, volatile_corr, volatile_unc = _ecc_counts(gpu, "volatile")
+    aggregate, aggregate_corr, aggregate_unc = _ecc_counts(gpu, "aggregate")
+    ecc_errors = None if volatile is None and aggregate is None else {"volatile": volatile, "aggregate": aggregate}
+    pending = [gpu.flag(path) for path in ("retired_pages/pending_retirement", "retired_pages/pending_blacklist")]
+    known = [value for value in pending if value is not None]
+    return {
+        "ecc_mode_pending": gpu.text("ecc_mode/pending_ecc"),
+        "ecc_errors": ecc_errors,
+        "ecc_volatile_correctable": volatile_corr,
+        "ecc_volatile_uncorrectable": volatile_unc,
+        "ecc_aggregate_correctable": aggregate_corr,
+        "ecc_aggregate_uncorrectable": aggregate_unc,
+        "ecc_sram_threshold_exceeded": gpu.flag("ecc_errors/aggregate/sram_threshold_exceeded"),
+        "retired_pages_single_bit": gpu.number(int, "retired_pages/multiple_single_bit_retirement/retired_count"),
+        "retired_pages_double_bit": gpu.number(int, "retired_pages/double_bit_retirement/retired_count"),
+        "retired_pages_pending": any(known) if known else None,
+        "remapped_rows_correctable": gpu.number(int, "remapped_rows/remapped_row_corr"),
+        "remapped_rows_uncorrectable": gpu.number(int, "remapped_rows/remapped_row_unc"),
+        "remapped_rows_pending": gpu.flag("remapped_rows/remapped_row_pending"),
+        "remapped_rows_failure": gpu.flag("remapped_rows/remapped_row_failure"),
+        "clocks_event_reasons": _clock_reasons(gpu),
     }
 
 
@@ -260,7 +352,20 @@ def parse_query_xml(text, warn=None):
       ``enforced_power_limit``, else ``power_limit``), ``power_requested_limit_w``,
       ``power_default_limit_w``, ``power_min_limit_w``, ``power_max_limit_w``,
       ``power_draw_w`` (``instant_power_draw``, else ``power_draw``, else
-      ``average_power_draw``): float or None.
+      ``average_power_draw``): float or None;
+    * health figures (None when absent or N/A): ``ecc_mode_pending``; ``ecc_errors``
+      (``{"volatile": {leaf: int}, "aggregate": {...}}`` with the schema's own leaf names,
+      ``sram_correctable``... or v11's ``single_bit_total``...); the totals
+      ``ecc_volatile_correctable``, ``ecc_volatile_uncorrectable``,
+      ``ecc_aggregate_correctable``, ``ecc_aggregate_uncorrectable`` (SRAM plus DRAM, or
+      single/double bit ``<total>``); ``ecc_sram_threshold_exceeded`` (bool, v13);
+      ``retired_pages_single_bit``, ``retired_pages_double_bit`` (int),
+      ``retired_pages_pending`` (bool: pending retirement or pending blacklist);
+      ``remapped_rows_correctable``, ``remapped_rows_uncorrectable`` (int),
+      ``remapped_rows_pending``, ``remapped_rows_failure`` (bool);
+      ``clocks_event_reasons`` (``{"hw_slowdown": False, "sw_power_cap": True, ...}`` from
+      ``clocks_event_reasons`` or the older ``clocks_throttle_reasons``);
+      ``fabric_health_summary`` (str, NVSwitch systems).
 
     Text before the XML (a warning nvidia-smi printed first) is skipped with a warning.
     ``warn`` (a callable taking one string) also hears of unreadable fields, of an

@@ -295,6 +295,61 @@ gpus:
       description: NVLink fabric status; null elsewhere.
       type: str
       sample: Success
+    fabric_health_summary:
+      description: NVLink fabric health summary (NVSwitch systems, recent drivers); null elsewhere.
+      type: str
+      sample: Healthy
+    ecc_mode_pending:
+      description: The ECC mode after the next GPU reset (C(Enabled), C(Disabled)); null without ECC.
+      type: str
+    ecc_errors:
+      description:
+        - ECC counters as the schema names them, C({"volatile" {LEAF int}, "aggregate" {...}}) (C(sram_correctable),
+          C(dram_uncorrectable)..., or the older C(single_bit_device_memory)..., C(single_bit_total)); null without ECC.
+      type: dict
+    ecc_volatile_correctable:
+      description: Correctable ECC errors since the driver loaded (SRAM plus DRAM, or the single-bit total); null without ECC.
+      type: int
+    ecc_volatile_uncorrectable:
+      description: Uncorrectable ECC errors since the driver loaded; null without ECC.
+      type: int
+    ecc_aggregate_correctable:
+      description: Correctable ECC errors over the GPU's life; null without ECC.
+      type: int
+    ecc_aggregate_uncorrectable:
+      description: Uncorrectable ECC errors over the GPU's life; null without ECC.
+      type: int
+    ecc_sram_threshold_exceeded:
+      description: Whether the SRAM error threshold is exceeded (newer schemas); null where not reported.
+      type: bool
+    retired_pages_single_bit:
+      description: Pages retired for multiple single-bit errors (before Ampere); null where not reported.
+      type: int
+    retired_pages_double_bit:
+      description: Pages retired for a double-bit error (before Ampere); null where not reported.
+      type: int
+    retired_pages_pending:
+      description: Whether a page retirement (or blacklisting) waits for the next GPU reset; null where not reported.
+      type: bool
+    remapped_rows_correctable:
+      description: Rows remapped for correctable errors (Ampere and newer); null where not reported.
+      type: int
+    remapped_rows_uncorrectable:
+      description: Rows remapped for uncorrectable errors (Ampere and newer); null where not reported.
+      type: int
+    remapped_rows_pending:
+      description: Whether a row remap waits for the next GPU reset; null where not reported.
+      type: bool
+    remapped_rows_failure:
+      description: Whether a row remap failed (no spare row); null where not reported.
+      type: bool
+    clocks_event_reasons:
+      description:
+        - The clock event (throttle) reasons, C(True) when active, by name without the prefix (C(gpu_idle),
+          C(sw_power_cap), C(hw_slowdown), C(hw_thermal_slowdown), C(hw_power_brake_slowdown), C(sw_thermal_slowdown)...);
+          null when the GPU reports none.
+      type: dict
+      sample: {"gpu_idle": true, "sw_power_cap": false, "hw_slowdown": false}
 topology:
   description:
     - The C(nvidia-smi topo -m) matrix. Null when O(topology=false), or when O(xml_path) is given without O(topology_path).

@@ -62,6 +62,7 @@ SMI_XML_1070TI_V10 = "A_gtx-1070-ti_schema-v10.xml"          # v10, reduced (no 
 SMI_XML_RTX3090 = "A_rtx-3090_525.xml"                       # v12, 525.147.05
 SMI_XML_RTX4000_ADA = "A_rtx-4000-sff-ada_595.xml"           # v13, 595.84
 SMI_XML_TESLA_T4 = "A_tesla-t4_515.xml"                      # v11, 515.105.01
+SMI_XML_8X_V100S = "A_nvidia-smi-q-x_8x-tesla-v100s-pcie-32gb_460.73.01_datakit.xml"   # v11, 8 GPUs, ECC on
 SMI_XML_ATTACHED_MISMATCH = "synthetic_q-x_attached-2-described-1_mig-enabled.xml"
 SMI_XML_SAME_BUS_ID = "synthetic_q-x_dual-rtx-2080_same-bus-id-twice.xml"   # GPU 1 reads as 01:00.0 too
 

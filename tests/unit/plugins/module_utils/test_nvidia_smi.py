@@ -46,6 +46,7 @@ from captures import (
     SMI_XML_RTX4000_ADA,
     SMI_XML_SAME_BUS_ID,
     SMI_XML_TESLA_T4,
+    SMI_XML_8X_V100S,
     fixture_path,
 )
 
@@ -57,6 +58,13 @@ GPU_KEYS = {
     "power_default_limit_w": float, "power_min_limit_w": float, "power_max_limit_w": float,
     "power_draw_w": float, "pcie_gen_current": int, "pcie_gen_max": int, "pcie_width_current": int,
     "pcie_width_max": int, "temperature_c": int, "fabric_state": str, "fabric_status": str,
+    # health figures (issue 16): ECC, retired pages, row remapping, clock event reasons
+    "fabric_health_summary": str, "ecc_mode_pending": str, "ecc_errors": dict,
+    "ecc_volatile_correctable": int, "ecc_volatile_uncorrectable": int,
+    "ecc_aggregate_correctable": int, "ecc_aggregate_uncorrectable": int,
+    "ecc_sram_threshold_exceeded": bool, "retired_pages_single_bit": int, "retired_pages_double_bit": int,
+    "retired_pages_pending": bool, "remapped_rows_correctable": int, "remapped_rows_uncorrectable": int,
+    "remapped_rows_pending": bool, "remapped_rows_failure": bool, "clocks_event_reasons": dict,
 }
 
 
@@ -133,7 +141,7 @@ def test_query_xml_key_figures(name):
     assert warnings == []
 
 
-@pytest.mark.parametrize("name", sorted(XML_CASES) + [SMI_XML_ATTACHED_MISMATCH],
+@pytest.mark.parametrize("name", sorted(XML_CASES) + [SMI_XML_ATTACHED_MISMATCH, SMI_XML_8X_V100S],
                          ids=lambda name: name.rsplit(".", 1)[0])
 def test_query_xml_every_gpu_has_every_key_with_its_type(name):
     result, _warnings = parse(name, parse_query_xml)
@@ -145,6 +153,44 @@ def test_query_xml_every_gpu_has_every_key_with_its_type(name):
             assert value is None or (isinstance(value, kind) and isinstance(value, bool) == (kind is bool)), \
                 (key, value)
         assert gpu["uuid"].startswith("GPU-")
+
+
+def test_query_xml_health_figures_v11_ecc_board():
+    """v11 (460.73.01, 8x V100S with ECC on): ECC counted by bit with a <total>, retired
+    pages with their pending flags, remapped rows N/A (pre-Ampere), throttle reasons."""
+    result, warnings = parse(SMI_XML_8X_V100S, parse_query_xml)
+    assert result["gpu_count"] == 8 and warnings == []
+    for gpu in result["gpus"]:
+        assert gpu["ecc_mode"] == "Enabled" and gpu["ecc_mode_pending"] == "Enabled"
+        assert (gpu["ecc_volatile_correctable"], gpu["ecc_volatile_uncorrectable"]) == (0, 0)
+        assert (gpu["ecc_aggregate_correctable"], gpu["ecc_aggregate_uncorrectable"]) == (0, 0)
+        assert gpu["ecc_errors"]["volatile"]["single_bit_device_memory"] == 0
+        assert gpu["ecc_errors"]["volatile"]["single_bit_texture_memory"] is None   # N/A
+        assert (gpu["retired_pages_single_bit"], gpu["retired_pages_double_bit"]) == (0, 0)
+        assert gpu["retired_pages_pending"] is False
+        assert gpu["remapped_rows_pending"] is None and gpu["remapped_rows_failure"] is None
+        assert gpu["clocks_event_reasons"]["hw_slowdown"] is False
+
+
+def test_query_xml_health_figures_boards_without_ecc_counters():
+    """v13 Ada without ECC: remapped rows read (No -> False), ECC totals None; v10's reduced
+    capture has no throttle reasons at all (None, not an empty dict)."""
+    ada = parse(SMI_XML_RTX4000_ADA, parse_query_xml)[0]["gpus"][0]
+    assert (ada["remapped_rows_pending"], ada["remapped_rows_failure"]) == (False, False)
+    assert ada["ecc_volatile_uncorrectable"] is None and ada["ecc_mode_pending"] == "Disabled"
+    assert ada["clocks_event_reasons"]["gpu_idle"] is True
+    t4 = parse(SMI_XML_TESLA_T4, parse_query_xml)[0]["gpus"][0]
+    assert t4["clocks_event_reasons"]["gpu_idle"] is False and t4["ecc_aggregate_uncorrectable"] == 0
+    assert parse(SMI_XML_1070TI_V10, parse_query_xml)[0]["gpus"][0]["clocks_event_reasons"] is None
+
+
+def test_query_xml_clock_reason_neither_active_nor_not_active_is_warned():
+    text = read(SMI_XML_TESLA_T4).replace(
+        "<clocks_throttle_reason_hw_slowdown>Not Active<", "<clocks_throttle_reason_hw_slowdown>Maybe<")
+    warnings = []
+    gpu = parse_query_xml(text, warn=warnings.append)["gpus"][0]
+    assert "hw_slowdown" not in gpu["clocks_event_reasons"]
+    assert any("hw_slowdown" in w and "Maybe" in w for w in warnings), warnings
 
 
 def test_query_xml_attached_mismatch_mig_and_unknown_error_field():
