@@ -141,3 +141,19 @@ MOKUTIL_SETUP_MODE = "L_mokutil-sb-state_disabled_setup-mode_system76-firmware-o
 REDFISH_BIOS_SUPERMICRO_X12 = "K_redfish-bios_supermicro-x12-intel_real-world-fixture_buildio.json"
 REDFISH_BIOS_DELL_MX740C = "K_redfish-bios-attributes_dell-poweredge-mx740c_idrac_gather_facts-sample.json"
 REDFISH_BIOS_SD_PENDING_SUPERMICRO = "K_redfish-bios-SD-pending_supermicro_buildio.json"   # no Attributes member
+
+# --------------------------------------------------------------------------- kernel log (fixtures/kernel_log, O_)
+# Xid, SXid and AER lines from public reports, in every log format (dmesg -T/-H/--ctime/iso, journal, syslog).
+
+KLOG_AER_FATAL_CANT_RECOVER = "O_dmesg-H_aer-uncorrected-fatal-cmpltto_nvidia-cant-recover_returnn-1500.txt"
+KLOG_XID_119_H100 = "O_dmesg-T_xid-119-gsp-rpc-timeout_h100-dell-xe9680_gpud-testdata.txt"
+KLOG_XID_13_109 = "O_dmesg-ctime_xid-13-pid-unknown_xid-109_gpud-pr46.txt"
+KLOG_SXID_12028 = "O_dmesg-iso-x_sxid-12028-egress-nonposted-priv_nvswitch_gpud-pr338.txt"
+KLOG_XID_32_31_OLD = "O_dmesg_xid-32-31-old-format-channel-id_bumblebee-677.txt"
+KLOG_AER_CORRECTED_RU = "O_journal-ru_aer-corrected-rxerr-first_intel-9d15_gsconnect-1052_PARTIAL.txt"
+KLOG_XID_79 = "O_journal_xid-79-fallen-off-the-bus_rtx5080_ogkm-1151_PARTIAL.txt"
+KLOG_XID_45_CAUSED_BY = "O_kernel_xid-45-caused-by-previous-xid-149-145_nvlink5_ogkm-1150_PARTIAL.txt"
+KLOG_AER_DLL_TIMEOUT_BADTLP = "O_syslog_aer-correctable-data-link-layer-timeout-badtlp_amd-root-port_pop-3363_PARTIAL.txt"
+KLOG_AER_OLD_ID = "O_syslog_aer-old-format-id-receiver-error_intel-9d15_nbfc-181.txt"
+KLOG_XID_3_FALLEN_OLD = "O_syslog_xid-3-no-pci-prefix_gpu-fallen-off-the-bus_pastebin-xJaypMZt.txt"
+KLOG_XID_69_31 = "O_syslog_xid-69-class-error_xid-31-mmu-fault_pastebin-fTNHmgzB_PARTIAL.txt"
