@@ -23,6 +23,8 @@ description:
   - Reads only; never reports a change and runs the same in check mode.
 author:
   - aiserver.gpu maintainers (@aiserver-gpu)
+extends_documentation_fragment:
+  - aiserver.gpu.attributes.read_only
 requirements:
   - C(journalctl) (systemd) or C(dmesg) on the target; reading the kernel log needs root (or
     membership of C(systemd-journal) / C(adm), or C(kernel.dmesg_restrict=0)).
