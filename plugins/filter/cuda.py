@@ -79,7 +79,7 @@ _value:
   type: dict
   contains:
     problems: {description: Sentences; non-empty means do not go on., type: list, elements: str}
-    packages: {description: Packages to install, in order., type: list, elements: str}
+    packages: {description: "Packages to install, in order.", type: list, elements: str}
     source: {description: C(distribution) or C(nvidia_repo)., type: str}
     repo_url: {description: NVIDIA's repository (null on Debian)., type: str}
     keyring_url: {description: URL of cuda-keyring's .deb (null on Debian)., type: str}
@@ -88,7 +88,7 @@ _value:
     lib_dir: {description: Folder of the CUDA libraries., type: str}
     nvcc: {description: The nvcc to run to check the version., type: str}
     profile_needed: {description: Whether PATH/LD_LIBRARY_PATH must be set in /etc/profile.d., type: bool}
-    samples_dir: {description: Root of the samples sources when samples are installed, else null., type: str}
+    samples_dir: {description: "Root of the samples sources when samples are installed, else null.", type: str}
     package_version_prefix: {description: What the toolkit package's version starts with., type: str}
 """
 

@@ -29,6 +29,12 @@ options:
     type: list
     elements: str
     default: []
+  driver:
+    description:
+      - The registered result of C(aiserver.gpu.nvidia_driver_state). When C(nvidia-smi) fails and the driver's
+        parts disagree (RV(_value.driver_state) C(mismatch), C(reboot_pending) or C(off_branch)), the sentence
+        names the parts, their versions and the fix.
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -55,9 +61,14 @@ _value:
     driver_version: {description: The driver nvidia-smi reports; null unless working., type: str}
     cuda_version: {description: The CUDA version the driver supports; null unless working., type: str}
     error_kind: {description: nvidia_smi_info's error_kind when it failed; null otherwise., type: str}
+    driver_state: {description: "nvidia_driver_state's state (O(driver)); null without it.", type: str}
     pci_bus_ids: {description: The bus ids given., type: list, elements: str}
     missing_bus_ids: {description: On the PCI bus but not listed by nvidia-smi., type: list, elements: str}
 """
+
+
+# The states of aiserver.gpu.nvidia_driver_state whose sentence explains a failing nvidia-smi.
+DRIVER_TROUBLE = ("mismatch", "reboot_pending", "off_branch")
 
 
 def _bus(value):
@@ -71,8 +82,11 @@ def _listing(items, limit=6):
     return text + (" and %d more" % (len(items) - limit) if len(items) > limit else "")
 
 
-def gpu_state(smi, pci_bus_ids=None):
+def gpu_state(smi, pci_bus_ids=None, driver=None):
     """The verdict (see DOCUMENTATION); never raises."""
+    driver = driver if isinstance(driver, dict) and not driver.get("failed") else {}
+    driver_state = driver.get("state") if isinstance(driver.get("state"), str) else None
+    driver_said = str(driver.get("sentence") or "").strip() if driver_state in DRIVER_TROUBLE else ""
     smi = smi if isinstance(smi, dict) else {}
     pci = [str(bus) for bus in (pci_bus_ids or []) if bus] if isinstance(pci_bus_ids, (list, tuple)) else []
     gpus = [gpu for gpu in (smi.get("gpus") or []) if isinstance(gpu, dict)] if not smi.get("failed") else []
@@ -86,7 +100,7 @@ def gpu_state(smi, pci_bus_ids=None):
     out = dict(state="none", present=bool(pci or gpus), gpu_count=len(gpus), names=names,
                driver_version=smi.get("driver_version") if gpus else None,
                cuda_version=smi.get("cuda_version") if gpus else None,
-               error_kind=error_kind, pci_bus_ids=pci, missing_bus_ids=missing)
+               error_kind=error_kind, pci_bus_ids=pci, missing_bus_ids=missing, driver_state=driver_state)
     said = str(smi.get("msg") or "no message").strip()
     if gpus:
         out["state"] = "working"
@@ -101,6 +115,9 @@ def gpu_state(smi, pci_bus_ids=None):
         why = ("nvidia-smi fails (%s): %s" % (error_kind, said)) if error_kind else \
             "nvidia-smi lists no GPU (%s)" % said
         out["sentence"] = "%d NVIDIA GPU(s) on the PCI bus (%s) but %s" % (len(pci), _listing(pci), why)
+        if driver_said:
+            out["sentence"] = out["sentence"].rstrip() + ("" if out["sentence"].rstrip().endswith(".") else ".") + \
+                " " + driver_said
     else:
         out["sentence"] = "No NVIDIA GPU on this host (none on the PCI bus; nvidia-smi: %s)." % (
             error_kind or "lists none")

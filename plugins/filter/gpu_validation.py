@@ -7,6 +7,8 @@ from __future__ import annotations
 import math
 import re
 
+# The driver branch x GPU facts live in module_utils, with the branches' end-of-life dates.
+from ansible_collections.aiserver.gpu.plugins.module_utils._driver_branches import known_bad_entries
 # The link physics lives in module_utils; its names are re-exported here for the filter's users.
 from ansible_collections.aiserver.gpu.plugins.module_utils._links import (  # noqa: F401 pylint: disable=unused-import
     ARCH_BY_NAME,
@@ -56,11 +58,16 @@ options:
         C(under_load) (bool, C(smi) itself was sampled under load; only without C(smi_load)), C(cmdline) (str, /proc/cmdline),
         C(iommu_groups) (int), C(acs) (pci_acs result), C(p2p) (p2p_bandwidth result), C(nccl) (nccl_test
         result), C(nccl_p2p_disabled) (nccl_test result of the re-run with NCCL_P2P_DISABLE=1), or, instead of
-        the last two, C(nccl_runs) (list of C({name, result, p2p_disabled}))."
+        the last two, C(nccl_runs) (list of C({name, result, p2p_disabled})), C(driver) (nvidia_driver_state
+        result: a C(mismatch) or C(off_branch) state is a C(driver) FAIL finding with its sentence, C(reboot_pending)
+        a WARN)."
     type: dict
     required: true
   known_bad:
-    description: Known-bad combinations, the fields of C(roles/gpu_validation/vars/known_bad.yml).
+    description:
+      - Known-bad combinations, the fields of C(roles/gpu_validation/vars/known_bad.yml).
+      - Added to the driver branch table's own entries (C(aiserver.gpu.driver_branch_known_bad));
+        an entry with the C(id) of a table entry replaces it.
     type: list
     elements: dict
     default: []
@@ -142,7 +149,7 @@ P2P_MATRIX_KEYS = ("unidirectional_p2p_enabled_gbps", "device_to_device_memcpy_w
 
 TITLES = {"pcie_width": "PCIe link width", "pcie_gen": "PCIe link generation", "iommu": "IOMMU",
           "acs": "PCIe ACS", "known_bad": "Known-bad driver x GPU", "p2p_support": "P2P support",
-          "p2p_bandwidth": "P2P bandwidth", "nccl": "NCCL"}
+          "p2p_bandwidth": "P2P bandwidth", "nccl": "NCCL", "driver": "Driver parts"}
 
 MAX_LISTED = 6
 
@@ -354,7 +361,12 @@ def _clean_acs(acs):
 
 
 def _clean_known_bad(table):
-    return [entry for entry in _list(table) if isinstance(entry, dict)]
+    """The driver branch table's known-bad entries (module_utils _driver_branches, the one place
+    the collection keeps them), then the given ones; a given entry with a table entry's id
+    replaces it."""
+    given = [entry for entry in _list(table) if isinstance(entry, dict)]
+    ids = set(_text(entry.get("id")) for entry in given if entry.get("id"))
+    return [entry for entry in known_bad_entries() if entry["id"] not in ids] + given
 
 
 def _min_share(value):
@@ -404,6 +416,18 @@ def gpu_validation_fails_on(report, level):
 
 
 # --------------------------------------------------------------------------- PCIe links
+
+def check_driver(driver):
+    """The nvidia_driver_state verdict as a finding: the parts of the driver disagree (fail),
+    a reboot would load the right module (warn), or they agree (pass)."""
+    driver = _dict(driver)
+    state = _text(driver.get("state"))
+    sentence = _text(driver.get("sentence")) or ""
+    if not state or driver.get("failed"):
+        return _finding("driver", "skipped", "The versions of the driver's parts were not read.")
+    status = {"mismatch": "fail", "off_branch": "fail", "reboot_pending": "warn", "ok": "pass"}.get(state, "info")
+    return _finding("driver", status, sentence or "nvidia_driver_state says %s." % state)
+
 
 def check_pcie_width(gpus):
     known = [gpu for gpu in gpus if gpu.get("pcie_width_current") and gpu.get("pcie_width_max")]
@@ -951,6 +975,7 @@ def gpu_validation_judge(inputs, known_bad=None, min_share=0.8):
                       summary="No NVIDIA GPU was read on %s (nvidia-smi gave none), so nothing was checked." % host)
         return report
     findings = [
+        check_driver(inputs.get("driver")),
         check_pcie_width(gpus),
         check_pcie_gen(gpus, loaded, not_loaded),
         check_iommu(_text(inputs.get("cmdline")), _int(inputs.get("iommu_groups"))),

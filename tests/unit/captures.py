@@ -16,6 +16,19 @@ def fixture_path(family, name):
     return os.path.join(FIXTURES, family, name)
 
 
+def write_standins(folder, template, tools):
+    """Write a STAND-IN script per ``{tool: variable}`` into ``folder`` (a pathlib.Path),
+    ``template % {"tool": tool, "var": variable}``, executable; returns ``folder``. The tests
+    put ``folder`` first in PATH so a module runs its real code path against replayed captures."""
+    import stat
+    folder.mkdir(exist_ok=True)
+    for tool, var in tools.items():
+        script = folder / tool
+        script.write_text(template % {"tool": tool, "var": var})
+        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return folder
+
+
 def module_path(name):
     """Path of the module file plugins/modules/<name>.py."""
     return os.path.join(MODULES, name + ".py")
@@ -141,6 +154,59 @@ MOKUTIL_SETUP_MODE = "L_mokutil-sb-state_disabled_setup-mode_system76-firmware-o
 REDFISH_BIOS_SUPERMICRO_X12 = "K_redfish-bios_supermicro-x12-intel_real-world-fixture_buildio.json"
 REDFISH_BIOS_DELL_MX740C = "K_redfish-bios-attributes_dell-poweredge-mx740c_idrac_gather_facts-sample.json"
 REDFISH_BIOS_SD_PENDING_SUPERMICRO = "K_redfish-bios-SD-pending_supermicro_buildio.json"   # no Attributes member
+
+# --------------------------------------------------------------------------- driver parts (fixtures/driver, N_)
+# /proc/driver/nvidia/version, modinfo nvidia, dpkg-query and dpkg -l.
+
+PROC_PROPRIETARY_580_TRUENAS = "N_proc-version_proprietary_580.173.02_truenas-nvidia-drivers-19.txt"     # NVML lib 580.178
+PROC_PROPRIETARY_520_DEBIAN = "N_proc-version_proprietary_520.56.06_debian_machine-shop-70.txt"          # smi pkg 525.85.12
+PROC_OPEN_565_UBUNTU = "N_proc-version_open_565.57.01_ubuntu24.04_nixgl-186.txt"
+PROC_SYNTHETIC_535_261 = "synthetic_proc-version_proprietary_535.261.03.txt"                            # version edited
+MODINFO_NOT_FOUND = "N_modinfo-nvidia_module-not-found_cuda-smi-2.txt"                                   # rc 1
+MODINFO_PROPRIETARY_430 = "N_modinfo-nvidia_proprietary_430.40_manjaro_optimus-manager-qt-27_PARTIAL.txt"
+MODINFO_OPEN_595 = "N_modinfo-nvidia_open_595.80_dkms-zen_nvidia-all-394_PARTIAL.txt"                    # no vermagic (cut)
+MODINFO_SYNTHETIC_535_309 = "synthetic_modinfo-nvidia_535.309.01_debian12-dkms.txt"                     # signed, edited
+DPKG_DEBIAN12_535_309 = "N_dpkg-query_debian12_nvidia-driver-535.309.01_no-recommends_testbed.txt"      # measured here
+DPKG_DEBIAN12_MIXED = "N_dpkg-query_debian12_libnvidia-ml1-nvidia-smi-535.261.03_rest-535.309.01_testbed.txt"
+DPKG_L_DEBIAN12_MIXED = "N_dpkg-l_debian12_libnvidia-ml1-nvidia-smi-535.261.03_rest-535.309.01_testbed.txt"
+DPKG_L_SMI_525_DEBIAN = "N_dpkg-l-nvidia-smi_debian_525.85.12-1_machine-shop-70.txt"
+DPKG_L_UBUNTU_495_LEFT_BESIDE_510 = \
+    "N_dpkg-l_ubuntu_libnvidia-common-495-left-beside-510_nvidia-docker-1628_PARTIAL.txt"
+DPKG_L_UBUNTU_550_SERVER_PREBUILT = \
+    "N_dpkg-l-grep-nvidia_ubuntu24.04_550-server_linux-modules_gpu-driver-container-186_PARTIAL.txt"
+DPKG_L_UBUNTU_470_TRANSITIONAL = "N_dpkg-l_ubuntu20.04_470_transitional-455-460_nvidia-docker-1637_PARTIAL.txt"
+
+# --------------------------------------------------------------------------- kernel guard (fixtures/dkms, fixtures/boot)
+# dkms status, grub.cfg, grubenv, modinfo -k: L_ from public notes, testbed-vm_ from this repository's VM test bed.
+
+DKMS2_P100_DIFF_WARNING = "L_dkms-status_dkms2-format_nvidia-396-diff-warning+440-built-only_centos7-p100_broken.txt"
+DKMS3_CENTOS7_470 = "L_dkms-status_dkms3-format_nvidia-470.63.01_centos7.txt"
+DKMS3_PARROT_TWO_KERNELS = "L_dkms-status_dkms3-format_nvidia-current-550.163.01_two-kernels_parrot.txt"
+DKMS_DEBIAN12_TWO_KERNELS_ONE_BUILT = "testbed-container_dkms-status_debian12_nvidia-current-535.309.01_two-kernels_one-built.txt"
+BOOT_GRUB_CFG_ONE_KERNEL = "testbed-vm_grub.cfg_debian12_one-kernel_default-0.txt"
+BOOT_GRUB_CFG_TWO_KERNELS = "testbed-vm_grub.cfg_debian12_two-kernels_default-saved.txt"
+BOOT_GRUBENV_EMPTY = "testbed-vm_grubenv_debian12_empty.txt"
+BOOT_MODINFO_NVIDIA_CURRENT = "testbed-container_modinfo-k_debian12_nvidia-current-535.309.01.txt"
+BOOT_MODINFO_NVIDIA_NOT_FOUND_DEBIAN = "testbed-container_modinfo-k_debian12_nvidia-not-found-beside-nvidia-current.txt"
+BOOT_MODINFO_NOT_FOUND = "testbed-vm_modinfo-k_debian12_not-found.txt"
+
+# --------------------------------------------------------------------------- apt-get install --simulate (fixtures/apt, P_)
+# Debian 12's real archive through a temporary apt root; NAME.show is `apt-cache show NAME=VERSION...` of the plan.
+
+APT_DEBIAN_DESKTOP = "P_apt-get-s_debian12_nvidia-driver-role-list_535.309.01.txt"        # 50 Inst, 8 upgrades
+APT_DEBIAN_HEADLESS = "P_apt-get-s_debian12_headless-role-list_535.309.01.txt"            # 23 Inst
+APT_JUMP = "P_apt-get-s_debian12_jump-repo_nvidia-driver-535.999-to-580.txt"             # local repo: 535 -> 580
+APT_JUMP_NO_SMI = "P_apt-get-s_debian12_jump-repo-no-smi_unmet-libnvidia-ml1-580.txt"    # unmet, 580 named
+APT_UNKNOWN = "P_apt-get-s_debian12_unable-to-locate.txt"
+APT_VERSION_NOT_FOUND = "P_apt-get-s_debian12_version-not-found.txt"
+APT_OPEN_UNMET = "P_apt-get-s_debian12_open-flavour_unmet.txt"                           # "or" continuation lines
+APT_MIXED_UNMET = "P_apt-get-s_debian12_mixed-535-versions_unmet.txt"                    # 8 relations
+APT_MISMATCH_KERNEL_USERSPACE = "P_apt-get-s_debian12_kernel-dkms-535.261.03_userspace-535.309.01.txt"  # apt allows it
+APT_CONTAINER_UPGRADE_JUMP = "P_apt-get-s_debian12-container_upgrade-held-535.309_jump-repo-to-580.txt"  # the role's upgrade
+APT_CONTAINER_DOWNGRADE_KERNEL = "P_apt-get-s_debian12-container_downgrade-kernel-dkms-535.261.03_remove-held-nvidia-driver.txt"
+APT_UBUNTU_465_TO_470 = "P_apt-get-install_ubuntu18.04_unmet_nvidia-driver-465-to-470_data-science-stack-125.txt"
+APT_UBUNTU_DPKG_TRANSITIONAL = "P_dpkg-l_ubuntu_transitional-418-430-515_tensorflow-host-packages.txt"
+APT_UBUNTU_570_TO_580 = "P_ubuntu24.04_570-server-open_transitional-to-580_aisio-67.txt"
 
 # --------------------------------------------------------------------------- kernel log (fixtures/kernel_log, O_)
 # Xid, SXid and AER lines from public reports, in every log format (dmesg -T/-H/--ctime/iso, journal, syslog).

@@ -99,6 +99,8 @@ NEGATIVE = [
     ("docker-image", "docker_gpu", {"docker_gpu_verify_image": "nvidia/cuda 11.8"}, ["docker_gpu_verify_image must be an image reference"]),
     # gpu_facts
     ("facts-timeout-0", "gpu_facts", {"gpu_facts_timeout": 0}, ["gpu_facts_timeout", "at least 1", "not 0"]),
+    ("facts-driver-branch-word", "gpu_facts", {"gpu_facts_driver_branch": "latest"},
+     ["gpu_facts_driver_branch must be null or a driver branch of three digits", "not latest"]),
     # gpu_validation
     ("validation-min-share-5", "gpu_validation", {"gpu_validation_min_share": 5},
      ["gpu_validation_min_share must be a share of the link's limit above 0 and at most 1", "not 5"]),
@@ -133,6 +135,8 @@ NEGATIVE = [
     ("driver-branch", "nvidia_driver", {"nvidia_driver_branch": "latest"}, ["nvidia_driver_branch must be a driver branch of three digits", "'latest'"]),
     ("driver-refuse-branches", "nvidia_driver", {"nvidia_driver_refuse_branches": ["545", "5x5"]},
      ["nvidia_driver_refuse_branches must list driver branches of three digits", "not one: 5x5"]),
+    ("driver-eol-today", "nvidia_driver", {"nvidia_driver_eol_today": "01/07/2026"},
+     ["nvidia_driver_eol_today must be null (the controller's date) or a day written YYYY-MM-DD", "not '01/07/2026'"]),
     ("driver-source", "nvidia_driver", {"nvidia_driver_source": "ppa"}, ["nvidia_driver_source must be debian, ubuntu", "not 'ppa'"]),
     ("driver-gpu-count-0", "nvidia_driver", {"nvidia_driver_expected_gpu_count": 0},
      ["nvidia_driver_expected_gpu_count must be null", "at least 1, not 0"]),
@@ -171,7 +175,9 @@ POSITIVE = [
                              "bios_ipmi_sensor_limits": {"CPU1 Temp": {"max": 85, "warn_max": 80.5}}}),
     ("conda-ok", "conda_fastchan", {"conda_fastchan_installer_sha256": SHA_OK.upper(),
                                     "conda_fastchan_installer_url": "file:///srv/Miniforge3.sh"}),
-    ("driver-ok", "nvidia_driver", {"nvidia_driver_branch": 535, "nvidia_driver_expected_gpu_count": 8}),
+    ("facts-branch-int", "gpu_facts", {"gpu_facts_driver_branch": 535}),
+    ("driver-ok", "nvidia_driver", {"nvidia_driver_branch": 535, "nvidia_driver_expected_gpu_count": 8,
+                                    "nvidia_driver_eol_today": "2026-07-01"}),
     ("reboot-ok", "reboot", {"reboot_ok": True, "reboot_only": ["nvidia_driver_reboot_required"],
                              "reboot_needs": [{"fact": "nvidia_driver_reboot_required", "why": "driver"},
                                               {"fact": "mine_reboot_required", "why": "mine", "role": "me.mine", "tasks_from": "v.yml"}]}),

@@ -127,3 +127,31 @@ def test_every_collection_used_is_a_declared_dependency():
     assert used, "no collection found: the scan is broken"
     missing = dict((name, where) for name, where in used.items() if name not in declared)
     assert missing == {}, "used but not in galaxy.yml dependencies: %s" % missing
+
+
+def test_check_mode_and_container_come_from_run_context_only():
+    """One place answers "is this check mode, is this a container": the run_context action.
+    ansible_check_mode is false under include_role apply: {check_mode: true} (conda init ran
+    without --dry-run there), and a /bin/true probe or a copy of systemd-detect-virt in a role
+    is the kind of copy that drifted into that bug. Comments may name them; code may not."""
+    import re
+    banned = re.compile(r"ansible_check_mode|command:\s*/bin/true|systemd-detect-virt")
+    found = []
+    scanned = 0
+    for role in sorted(os.listdir(os.path.join(ROOT, "roles"))):
+        for folder in ("tasks", "handlers", "templates"):
+            base = os.path.join(ROOT, "roles", role, folder)
+            if not os.path.isdir(base):
+                continue
+            for name in sorted(os.listdir(base)):
+                path = os.path.join(base, name)
+                scanned += 1
+                with open(path) as handle:
+                    for number, line in enumerate(handle, 1):
+                        code = line.split("#", 1)[0] if not folder == "templates" else line
+                        if folder == "templates" and line.lstrip().startswith("#"):
+                            continue
+                        if banned.search(code):
+                            found.append("%s:%d: %s" % (os.path.relpath(path, ROOT), number, line.strip()))
+    assert scanned > 50, "too few role files scanned: the scan is broken"
+    assert found == [], "use aiserver.gpu.run_context instead:\n" + "\n".join(found)

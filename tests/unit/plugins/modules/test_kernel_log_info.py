@@ -6,11 +6,9 @@ tests/unit/fixtures/kernel_log.
 record their argv and print a real capture (or a real error message with its exit status),
 because this machine's kernel log has no GPU in it. They let the module run its real code
 path (which tool, which window, the fallback, the errors)."""
-import stat
-
 import pytest
 
-from captures import KLOG_XID_119_H100, KLOG_XID_79, fixture_path
+from captures import KLOG_XID_119_H100, KLOG_XID_79, fixture_path, write_standins
 
 MODULE = "kernel_log_info"
 
@@ -25,12 +23,7 @@ exit 0
 
 @pytest.fixture
 def klog(tmp_path, run_module):
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    for tool, var in (("journalctl", "STANDIN_JOURNAL"), ("dmesg", "STANDIN_DMESG")):
-        script = bindir / tool
-        script.write_text(STANDIN % {"tool": tool, "var": var})
-        script.chmod(script.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    bindir = write_standins(tmp_path / "bin", STANDIN, {"journalctl": "STANDIN_JOURNAL", "dmesg": "STANDIN_DMESG"})
     log = tmp_path / "standin.log"
 
     def call(journal=None, dmesg=None, env=None, check_mode=False, **args):
