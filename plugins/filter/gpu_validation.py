@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import re
 
@@ -60,7 +62,9 @@ options:
         result), C(nccl_p2p_disabled) (nccl_test result of the re-run with NCCL_P2P_DISABLE=1), or, instead of
         the last two, C(nccl_runs) (list of C({name, result, p2p_disabled})), C(driver) (nvidia_driver_state
         result: a C(mismatch) or C(off_branch) state is a C(driver) FAIL finding with its sentence, C(reboot_pending)
-        a WARN)."
+        a WARN), C(kernel_log) (kernel_log_info result: the C(kernel_log) check, FAIL or WARN with each Xid,
+        SXid, fallen-off-the-bus and AER finding's sentence and fix, or skipped with the reason the log could not
+        be read)."
     type: dict
     required: true
   known_bad:
@@ -149,7 +153,11 @@ P2P_MATRIX_KEYS = ("unidirectional_p2p_enabled_gbps", "device_to_device_memcpy_w
 
 TITLES = {"pcie_width": "PCIe link width", "pcie_gen": "PCIe link generation", "iommu": "IOMMU",
           "acs": "PCIe ACS", "known_bad": "Known-bad driver x GPU", "p2p_support": "P2P support",
-          "p2p_bandwidth": "P2P bandwidth", "nccl": "NCCL", "driver": "Driver parts"}
+          "p2p_bandwidth": "P2P bandwidth", "nccl": "NCCL", "driver": "Driver parts",
+          "kernel_log": "Kernel log (Xid, AER)", "gpu_count": "GPU count", "ecc": "ECC errors",
+          "memory_remap": "Row remapping / retired pages", "clocks": "Clock slowdowns under load",
+          "persistence": "Persistence mode", "mig": "MIG mode", "fabric": "NVSwitch fabric",
+          "drift": "Drift since the previous report"}
 
 MAX_LISTED = 6
 
@@ -270,9 +278,28 @@ _GPU_INTS = ("index", "minor_number", "pcie_gen_current", "pcie_gen_max", "pcie_
 _GPU_TEXTS = ("name", "product_brand", "architecture", "pci_bus_id", "uuid", "performance_state")
 
 
+# Health figures of nvidia_smi_info (issue 16): counters, tri-state flags (None: not reported), texts.
+_GPU_HEALTH_INTS = ("ecc_volatile_correctable", "ecc_volatile_uncorrectable", "ecc_aggregate_correctable",
+                    "ecc_aggregate_uncorrectable", "retired_pages_single_bit", "retired_pages_double_bit",
+                    "remapped_rows_correctable", "remapped_rows_uncorrectable")
+_GPU_HEALTH_FLAGS = ("persistence_mode", "ecc_sram_threshold_exceeded", "retired_pages_pending",
+                     "remapped_rows_pending", "remapped_rows_failure")
+_GPU_HEALTH_TEXTS = ("ecc_mode", "ecc_mode_pending", "mig_mode", "mig_mode_pending", "fabric_state",
+                     "fabric_status", "fabric_health_summary")
+
+
+def _tri(value):
+    """True, False, or None when the value is missing (nvidia-smi said N/A)."""
+    return None if value is None else _flag(value)
+
+
 def _clean_gpu(gpu, position):
-    out = dict((key, _int(gpu.get(key))) for key in _GPU_INTS)
-    out.update((key, _text(gpu.get(key))) for key in _GPU_TEXTS)
+    out = dict((key, _int(gpu.get(key))) for key in _GPU_INTS + _GPU_HEALTH_INTS)
+    out.update((key, _text(gpu.get(key))) for key in _GPU_TEXTS + _GPU_HEALTH_TEXTS)
+    out.update((key, _tri(gpu.get(key))) for key in _GPU_HEALTH_FLAGS)
+    reasons = gpu.get("clocks_event_reasons")
+    out["clocks_event_reasons"] = (dict((str(name), _flag(active)) for name, active in reasons.items())
+                                   if isinstance(reasons, dict) else None)
     if out["index"] is None:
         out["index"] = position
     return out
@@ -427,6 +454,227 @@ def check_driver(driver):
         return _finding("driver", "skipped", "The versions of the driver's parts were not read.")
     status = {"mismatch": "fail", "off_branch": "fail", "reboot_pending": "warn", "ok": "pass"}.get(state, "info")
     return _finding("driver", status, sentence or "nvidia_driver_state says %s." % state)
+
+
+# --------------------------------------------------------------------------- GPU health (-q -x figures)
+
+def _who(gpu):
+    return gpu.get("pci_bus_id") or _gpu_label(gpu)
+
+
+def check_gpu_count(gpus, expected=None, pci_bus_ids=None, missing_bus_ids=None):
+    """As many GPUs as expected: ``expected`` (gpu_validation_expected_gpu_count), else the
+    NVIDIA GPUs on the PCI bus (gpu_facts); a GPU on the bus that nvidia-smi does not list is
+    named (gpu_facts' missing_bus_ids, the one place that compares them)."""
+    count = len(gpus)
+    pci = _strings(pci_bus_ids)
+    missing = _strings(missing_bus_ids)
+    wanted = _int(expected)
+    if wanted is None and pci:
+        wanted = len(pci)
+    if missing:
+        return _finding("gpu_count", "fail",
+                        "nvidia-smi lists %d GPU(s) but %s %s on the PCI bus without it: fallen off the bus, "
+                        "held by another driver (vfio-pci, nouveau) or failed. Fix: read the kernel log (Xid 79), "
+                        "reseat the card and its power cables, reboot; check lspci -k for the driver in use."
+                        % (count, _listing(missing), "is" if len(missing) == 1 else "are"))
+    if wanted is None:
+        return _finding("gpu_count", "skipped", "Neither an expected GPU count nor the PCI bus's GPUs were given.")
+    if count < wanted:
+        return _finding("gpu_count", "fail",
+                        "nvidia-smi lists %d GPU(s), %d expected%s. Fix: look for the missing GPU in lspci and in "
+                        "the kernel log, reseat it, check its power cables; set gpu_validation_expected_gpu_count "
+                        "if the box has fewer on purpose." % (count, wanted, " (on the PCI bus: %d)" % len(pci)
+                                                              if pci else ""))
+    if count > wanted:
+        return _finding("gpu_count", "warn", "nvidia-smi lists %d GPUs, more than the %d expected. Fix: set "
+                        "gpu_validation_expected_gpu_count to the real count." % (count, wanted))
+    return _finding("gpu_count", "pass", "%d GPU(s), as expected%s." % (count, " (the PCI bus shows %d)" % len(pci)
+                                                                        if pci else ""))
+
+
+def check_ecc(gpus):
+    """ECC errors: uncorrectable ones since the driver loaded (volatile) fail, earlier ones
+    (aggregate) warn; an SRAM threshold exceeded fails; a pending ECC mode change warns."""
+    known = [gpu for gpu in gpus if gpu.get("ecc_mode") or gpu.get("ecc_volatile_uncorrectable") is not None]
+    if not known:
+        return _finding("ecc", "skipped", "These GPUs report no ECC mode (GeForce boards have no ECC).")
+    failing = [gpu for gpu in known if (gpu.get("ecc_volatile_uncorrectable") or 0) > 0
+               or gpu.get("ecc_sram_threshold_exceeded")]
+    if failing:
+        return _finding("ecc", "fail", "%s: uncorrectable ECC errors since the driver loaded%s. Fix: drain the "
+                        "node, reset the GPU (nvidia-smi -r) or reboot so the memory is remapped; if the aggregate "
+                        "count keeps rising, contact the vendor (RMA)." % (
+                            _listing("%s (%s volatile uncorrectable)" % (_who(gpu), gpu.get("ecc_volatile_uncorrectable"))
+                                     for gpu in failing),
+                            ", SRAM error threshold exceeded" if any(g.get("ecc_sram_threshold_exceeded") for g in failing)
+                            else ""))
+    old = [gpu for gpu in known if (gpu.get("ecc_aggregate_uncorrectable") or 0) > 0]
+    pending = [gpu for gpu in known if gpu.get("ecc_mode_pending") and gpu.get("ecc_mode")
+               and gpu["ecc_mode_pending"] != gpu["ecc_mode"]]
+    if old or pending:
+        parts = []
+        if old:
+            parts.append("%s had uncorrectable ECC errors before this boot (aggregate; none since the driver "
+                         "loaded): watch the count, it is the first sign of failing memory"
+                         % _listing("%s (%s)" % (_who(gpu), gpu["ecc_aggregate_uncorrectable"]) for gpu in old))
+        if pending:
+            parts.append("%s: ECC mode changes to %s at the next GPU reset or reboot" % (
+                _listing(_who(gpu) for gpu in pending), pending[0]["ecc_mode_pending"]))
+        return _finding("ecc", "warn", "; ".join(parts) + ".")
+    disabled = [gpu for gpu in known if (gpu.get("ecc_mode") or "").lower() == "disabled"]
+    if disabled:
+        return _finding("ecc", "info", "ECC is disabled on %s (no errors counted). Enable it with nvidia-smi -e 1 "
+                        "and a reboot if the workload needs memory protection." % _listing(_who(g) for g in disabled))
+    return _finding("ecc", "pass", "No uncorrectable ECC error on %d GPU(s) (ECC enabled)." % len(known))
+
+
+def check_memory_remap(gpus):
+    """Row remapping (Ampere and newer) and page retirement (older): a failed remap fails; a
+    pending remap or retirement warns (it takes effect at the next GPU reset)."""
+    rows = [gpu for gpu in gpus if gpu.get("remapped_rows_pending") is not None
+            or gpu.get("remapped_rows_failure") is not None]
+    pages = [gpu for gpu in gpus if gpu.get("retired_pages_pending") is not None
+             or gpu.get("retired_pages_double_bit") is not None]
+    if not rows and not pages:
+        return _finding("memory_remap", "skipped", "These GPUs report neither row remapping nor page retirement.")
+    failed = [gpu for gpu in rows if gpu.get("remapped_rows_failure")]
+    if failed:
+        return _finding("memory_remap", "fail", "%s: a row remapping failed (no spare row left for a failing "
+                        "memory row). Fix: take the GPU out of service and contact the vendor (RMA)."
+                        % _listing(_who(gpu) for gpu in failed))
+    pending = [gpu for gpu in rows if gpu.get("remapped_rows_pending")] + \
+        [gpu for gpu in pages if gpu.get("retired_pages_pending")]
+    if pending:
+        return _finding("memory_remap", "warn", "%s: a memory row remap or page retirement is pending; it takes "
+                        "effect at the next GPU reset. Fix: reset the GPU (nvidia-smi -r) or reboot when no job runs."
+                        % _listing(sorted(set(_who(gpu) for gpu in pending))))
+    counts = []
+    for gpu in rows:
+        counts.append("%s: %s uncorrectable, %s correctable rows remapped" % (
+            _who(gpu), _num(gpu.get("remapped_rows_uncorrectable"), 0), _num(gpu.get("remapped_rows_correctable"), 0)))
+    for gpu in pages:
+        if gpu not in rows:
+            counts.append("%s: %s single-bit, %s double-bit pages retired" % (
+                _who(gpu), _num(gpu.get("retired_pages_single_bit"), 0), _num(gpu.get("retired_pages_double_bit"), 0)))
+    return _finding("memory_remap", "pass", "Nothing pending (%s)." % _listing(counts))
+
+
+# Clock event (throttle) reasons: which are hardware protection (fail), software thermal
+# protection (warn), or expected under load (the power limit the user set, sync boost...).
+_CLOCK_FAIL = {"hw_slowdown": "HW slowdown", "hw_thermal_slowdown": "HW thermal slowdown",
+               "hw_power_brake_slowdown": "HW power brake (the PSU or the board signalled a power problem)"}
+_CLOCK_WARN = {"sw_thermal_slowdown": "SW thermal slowdown"}
+_CLOCK_INFO = {"sw_power_cap": "SW power cap (the power limit)"}
+
+
+def check_clocks(gpus, under_load, why=None):
+    """Clock event reasons active while a test ran: hardware slowdowns fail, a software thermal
+    slowdown warns, the power cap is said. Idle samples are not judged."""
+    known = [gpu for gpu in gpus if isinstance(gpu.get("clocks_event_reasons"), dict)]
+    if not known:
+        return _finding("clocks", "skipped", "nvidia-smi gives no clock event (throttle) reasons for these GPUs.")
+    if not under_load:
+        return _finding("clocks", "info", "Clock event reasons are judged only while a test runs (%s)."
+                        % (why or "no sample under load was taken"))
+
+    def active(table):
+        return ["%s: %s" % (_who(gpu), ", ".join(table[name] for name in table if gpu["clocks_event_reasons"].get(name)))
+                for gpu in known if any(gpu["clocks_event_reasons"].get(name) for name in table)]
+
+    hard, soft, capped = active(_CLOCK_FAIL), active(_CLOCK_WARN), active(_CLOCK_INFO)
+    if hard:
+        return _finding("clocks", "fail", "Under load, %s. Fix: check the cooling (fans, airflow, heatsink contact), "
+                        "the PSU's capacity and the GPU power cables; HW power brake is an external signal (PSU, "
+                        "board), thermal slowdown means the GPU passed its slowdown temperature." % _listing(hard))
+    if soft:
+        return _finding("clocks", "warn", "Under load, %s: the driver lowers the clocks to stay under its temperature "
+                        "target. Fix: improve the cooling or the case airflow." % _listing(soft))
+    if capped:
+        return _finding("clocks", "info", "Under load, %s: expected when the power limit is set on purpose "
+                        "(power_limit role); raise it for more speed." % _listing(capped))
+    return _finding("clocks", "pass", "No clock slowdown while the test ran on %d GPU(s)." % len(known))
+
+
+def check_persistence(gpus):
+    known = [gpu for gpu in gpus if gpu.get("persistence_mode") is not None]
+    if not known:
+        return _finding("persistence", "skipped", "nvidia-smi gives no persistence mode for these GPUs.")
+    off = [gpu for gpu in known if not gpu["persistence_mode"]]
+    if off:
+        return _finding("persistence", "warn", "Persistence mode is off on %s: every CUDA start re-initialises the GPU "
+                        "(seconds each) and the power limit may be lost. Fix: enable nvidia-persistenced "
+                        "(systemctl enable --now nvidia-persistenced; the nvidia_driver role does it)."
+                        % _listing(_who(gpu) for gpu in off))
+    return _finding("persistence", "pass", "Persistence mode is on for every GPU (%d)." % len(known))
+
+
+def check_mig(gpus):
+    known = [gpu for gpu in gpus if gpu.get("mig_mode")]
+    if not known:
+        return _finding("mig", "skipped", "These GPUs have no MIG mode (only A100, A30, H100 and newer).")
+    pending = [gpu for gpu in known if gpu.get("mig_mode_pending") and gpu["mig_mode_pending"] != gpu["mig_mode"]]
+    if pending:
+        return _finding("mig", "warn", "%s: MIG mode changes from %s to %s at the next GPU reset. Fix: reset the GPU "
+                        "(nvidia-smi -r) or reboot, or set it back with nvidia-smi -mig." % (
+                            _listing(_who(gpu) for gpu in pending), pending[0]["mig_mode"],
+                            pending[0]["mig_mode_pending"]))
+    enabled = [gpu for gpu in known if gpu["mig_mode"].lower() == "enabled"]
+    if enabled:
+        return _finding("mig", "info", "MIG is enabled on %s: the GPU is split into instances, so P2P and NCCL across "
+                        "whole GPUs do not apply there. Disable it with nvidia-smi -i N -mig 0 for training on the "
+                        "whole GPU." % _listing(_who(gpu) for gpu in enabled))
+    return _finding("mig", "pass", "MIG is disabled on %d GPU(s)." % len(known))
+
+
+def check_fabric(gpus):
+    """NVSwitch systems (HGX): the GPU's fabric registration must be Completed with Success."""
+    known = [gpu for gpu in gpus if gpu.get("fabric_state") and gpu["fabric_state"].lower() not in ("n/a", "not supported")]
+    if not known:
+        return _finding("fabric", "skipped", "No NVSwitch fabric (the GPUs report no fabric state).")
+    bad = [gpu for gpu in known if gpu["fabric_state"].lower() != "completed"
+           or (gpu.get("fabric_status") or "success").lower() != "success"]
+    if bad:
+        return _finding("fabric", "fail", "%s: the NVSwitch fabric is not ready (%s). Fix: start Fabric Manager "
+                        "(systemctl enable --now nvidia-fabricmanager, of the driver's exact version) and check "
+                        "its log; reset the GPUs and switches if it stays so." % (
+                            _listing(_who(gpu) for gpu in bad),
+                            _listing(sorted(set("%s/%s" % (g["fabric_state"], g.get("fabric_status")) for g in bad)))))
+    unhealthy = [gpu for gpu in known if gpu.get("fabric_health_summary")
+                 and gpu["fabric_health_summary"].lower() != "healthy"]
+    if unhealthy:
+        return _finding("fabric", "warn", "%s: fabric health is %s. Fix: read nvidia-smi -q's Fabric section and "
+                        "Fabric Manager's log." % (_listing(_who(g) for g in unhealthy),
+                                                   unhealthy[0]["fabric_health_summary"]))
+    return _finding("fabric", "pass", "The NVSwitch fabric is ready on %d GPU(s)." % len(known))
+
+
+_KERNEL_LOG_STATUS = {"FAIL": "fail", "WARN": "warn", "PASS": "pass"}
+
+
+def check_kernel_log(kernel_log):
+    """The kernel_log_info result as a finding: the worst of its findings, each said with its
+    sentence and fix (FAIL ones first), or skipped with the reason the log was not read."""
+    if kernel_log is None:
+        return _finding("kernel_log", "skipped", "The kernel log was not read (gpu_validation_kernel_log: false).")
+    kernel_log = _dict(kernel_log)
+    if kernel_log.get("failed") or not isinstance(kernel_log.get("findings"), list):
+        why = _text(kernel_log.get("msg")) or "no result"
+        return _finding("kernel_log", "skipped", "The kernel log could not be read: %s" % why.rstrip(".") + ".")
+    found = [f for f in kernel_log["findings"] if isinstance(f, dict)]
+    read_from = _text(kernel_log.get("read_from")) or "the kernel log"
+    counts = _dict(kernel_log.get("counts"))
+    bad = [f for f in found if f.get("status") in ("FAIL", "WARN")]
+    if not bad:
+        return _finding("kernel_log", "pass", "No NVIDIA Xid or SXid line, no GPU fallen off the bus and no PCIe AER "
+                        "error in %s (%s lines)." % (read_from, kernel_log.get("lines", "?")))
+    bad.sort(key=lambda f: 0 if f.get("status") == "FAIL" else 1)
+    status = "fail" if any(f.get("status") == "FAIL" for f in bad) else "warn"
+    shown = ["%s %s Fix: %s" % (f.get("status"), _text(f.get("sentence")) or "", _text(f.get("fix")) or "")
+             for f in bad[:MAX_LISTED]]
+    more = " And %d more finding(s)." % (len(bad) - MAX_LISTED) if len(bad) > MAX_LISTED else ""
+    return _finding("kernel_log", status, "In %s (%s Xid, %s SXid, %s AER event(s)): %s%s" % (
+        read_from, counts.get("xid", "?"), counts.get("sxid", "?"), counts.get("aer", "?"), " ".join(shown), more))
 
 
 def check_pcie_width(gpus):
@@ -932,6 +1180,137 @@ def _gpu_rows(gpus):
                                       link(gpu.get("pcie_gen_max"), gpu.get("pcie_width_max")))} for gpu in gpus]
 
 
+def _figures(smi, gpus, loaded):
+    """What a later run compares with (drift): the driver, the GPU count, each GPU's link by
+    bus id (the generation only when sampled under load: idle GPUs drop to Gen1 on purpose)."""
+    links = {}
+    for gpu in gpus:
+        if gpu.get("pci_bus_id"):
+            links[gpu["pci_bus_id"]] = {"width": gpu.get("pcie_width_current"), "width_max": gpu.get("pcie_width_max"),
+                                        "gen": gpu.get("pcie_gen_current") if loaded else None,
+                                        "gen_max": gpu.get("pcie_gen_max")}
+    return {"driver_version": smi.get("driver_version"), "gpu_count": len(gpus), "links": links}
+
+
+# --------------------------------------------------------------------------- drift
+
+def _judged_key(report):
+    """A digest of a report as the judge made it (before the drift finding): two runs with the
+    same key measured the same."""
+    body = dict((key, value) for key, value in _dict(report).items() if key not in ("judged", "drift"))
+    body["findings"] = [f for f in _list(body.get("findings")) if _dict(f).get("id") != "drift"]
+    for key in ("verdict", "rank", "summary"):
+        body.pop(key, None)
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode("utf-8")).hexdigest()
+
+
+def _drift_items(new, old, threshold):
+    """``[(status, sentence)]``: what got worse from ``old`` to ``new``."""
+    items = []
+    nfig, ofig = _dict(new.get("figures")), _dict(old.get("figures"))
+    ncount, ocount = _int(nfig.get("gpu_count")), _int(ofig.get("gpu_count"))
+    if ncount is not None and ocount is not None and ncount < ocount:
+        items.append(("fail", "the GPU count fell from %d to %d" % (ocount, ncount)))
+    ndrv, odrv = _text(nfig.get("driver_version")), _text(ofig.get("driver_version"))
+    if ndrv and odrv and ndrv != odrv:
+        items.append(("warn", "the driver changed from %s to %s (figures before and after are not measured with "
+                              "the same driver)" % (odrv, ndrv)))
+    nlinks, olinks = _dict(nfig.get("links")), _dict(ofig.get("links"))
+    for bus in sorted(set(nlinks) & set(olinks)):
+        nl, ol = _dict(nlinks[bus]), _dict(olinks[bus])
+        nw, ow = _int(nl.get("width")), _int(ol.get("width"))
+        if nw is not None and ow is not None and nw < ow:
+            items.append(("fail", "%s's link width fell from x%d to x%d" % (bus, ow, nw)))
+        ng, og = _int(nl.get("gen")), _int(ol.get("gen"))
+        if ng is not None and og is not None and ng < og:
+            items.append(("warn", "%s's link generation under load fell from Gen%d to Gen%d" % (bus, og, ng)))
+    nmat, omat = _list(_dict(new.get("p2p_heatmap")).get("matrix")), _list(_dict(old.get("p2p_heatmap")).get("matrix"))
+    slower = []
+    for i, (nrow, orow) in enumerate(zip(nmat, omat)):
+        for j, (ncell, ocell) in enumerate(zip(_list(nrow), _list(orow))):
+            ncell, ocell = _number(ncell), _number(ocell)
+            if i != j and ncell is not None and ocell and ncell < ocell * (1 - threshold):
+                text = "GPU%d->GPU%d %s of %s GB/s (%s)" % (i, j, _num(ncell), _num(ocell), _pct(ncell / ocell))
+                slower.append((ncell / ocell, text))
+    if slower:
+        slower.sort()
+        items.append(("warn", "P2P bandwidth fell by more than %s on %d pair(s): %s" % (
+            _pct(threshold), len(slower), _listing(text for _share, text in slower))))
+    oruns = dict((_text(_dict(run).get("name")), _dict(run)) for run in _list(_dict(old.get("nccl")).get("runs")))
+    for run in _list(_dict(new.get("nccl")).get("runs")):
+        run = _dict(run)
+        before = oruns.get(_text(run.get("name")))
+        nbw = _number(run.get("avg_busbw_gbps"))
+        obw = _number(before.get("avg_busbw_gbps")) if before else None
+        if nbw is not None and obw and nbw < obw * (1 - threshold):
+            items.append(("warn", "%s's average bus bandwidth fell from %s to %s GB/s (%s)" % (
+                run.get("name"), _num(obw, 2), _num(nbw, 2), _pct(nbw / obw))))
+    return items
+
+
+def _loads(text, name, unreadable):
+    """A report read back from its file's text; None for an empty or unreadable one (named in
+    ``unreadable``)."""
+    if not text.strip():
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        unreadable.append(name)
+        return None
+
+
+def gpu_validation_drift(report, last=None, previous=None, threshold=0.1):
+    """The report with a ``drift`` finding against the last report that measured something
+    else. ``last`` is the host's report.json before this run, ``previous`` its previous.json
+    (the one before the last change). When ``last`` measured the same as ``report`` (same
+    ``judged`` digest), the comparison is with ``previous``, so a run that measures the same
+    writes the same report (idempotent); otherwise with ``last``, which becomes previous.json
+    (``rotate``). ``last`` and ``previous`` may be dicts or the files' text (empty: none; text
+    that is not JSON is ignored and said). Returns ``{"report", "baseline" (last, previous or
+    None), "rotate"}``; never raises."""
+    report = dict(_dict(report))
+    threshold = _number(threshold)
+    threshold = threshold if threshold is not None and 0 < threshold < 1 else 0.1
+    key = _judged_key(report)
+    unreadable = []
+    if isinstance(last, str):
+        last = _loads(last, "report.json", unreadable)
+    if isinstance(previous, str):
+        previous = _loads(previous, "previous.json", unreadable)
+    last, previous = _dict(last), _dict(previous)
+    same = bool(last) and _text(last.get("judged")) == key
+    baseline = ("previous" if previous else None) if same else ("last" if last else None)
+    old = previous if baseline == "previous" else last if baseline == "last" else None
+    findings = [f for f in _list(report.get("findings")) if _dict(f).get("id") != "drift"]
+    if not report.get("figures"):
+        finding = None
+    elif old is None or not old.get("figures"):
+        finding = _finding("drift", "skipped", "No earlier report of this host to compare with (the next run that "
+                           "measures something else compares with this one).")
+    else:
+        items = _drift_items(report, old, threshold)
+        if items:
+            worst = "fail" if any(status == "fail" for status, _text_ in items) else "warn"
+            finding = _finding("drift", worst, "Since the previous report: %s. Fix: find what changed (a riser or "
+                               "cable, a BIOS or driver update, a GPU's cooling) before trusting this box's figures."
+                               % "; ".join(text for _status, text in items))
+        else:
+            finding = _finding("drift", "pass", "No regression against the previous report (GPU count, links, P2P "
+                               "and NCCL bandwidth within %s, driver %s)." % (
+                                   _pct(threshold), _dict(report.get("figures")).get("driver_version") or "unknown"))
+    if finding is not None and unreadable:
+        finding["detail"] += " (%s could not be read as JSON: ignored.)" % " and ".join(unreadable)
+    if finding is not None and report.get("verdict") != "skipped":
+        findings.append(finding)
+        verdict = verdict_of(findings)
+        figures = _dict(report.get("figures"))
+        report.update(findings=findings, verdict=verdict, rank=RANK[verdict],
+                      summary=_summary(verdict, findings, _list(report.get("gpus")), figures.get("driver_version")))
+    report["judged"] = key
+    return {"report": report, "baseline": baseline, "rotate": bool(last) and not same}
+
+
 def verdict_of(findings):
     worst = max([ORDER.get(finding["status"], 0) for finding in findings] + [1])
     return {3: "fail", 2: "warn"}.get(worst, "pass")
@@ -969,13 +1348,21 @@ def gpu_validation_judge(inputs, known_bad=None, min_share=0.8):
     runs = _clean_runs(inputs)
     limit = nccl_limit(smi)
     report = {"host": host, "gpus": _gpu_rows(gpus), "p2p_heatmap": heat, "nccl": _nccl_summary(runs, limit),
-              "under_load": loaded}
+              "under_load": loaded, "figures": _figures(smi, gpus, loaded)}
     if not gpus:
         report.update(verdict="skipped", rank=RANK["skipped"], findings=[],
                       summary="No NVIDIA GPU was read on %s (nvidia-smi gave none), so nothing was checked." % host)
         return report
     findings = [
         check_driver(inputs.get("driver")),
+        check_kernel_log(inputs.get("kernel_log")),
+        check_gpu_count(gpus, inputs.get("expected_gpu_count"), inputs.get("pci_bus_ids"), inputs.get("missing_bus_ids")),
+        check_ecc(gpus),
+        check_memory_remap(gpus),
+        check_clocks(gpus, loaded, not_loaded),
+        check_persistence(gpus),
+        check_mig(gpus),
+        check_fabric(gpus),
         check_pcie_width(gpus),
         check_pcie_gen(gpus, loaded, not_loaded),
         check_iommu(_text(inputs.get("cmdline")), _int(inputs.get("iommu_groups"))),
@@ -1066,4 +1453,4 @@ class FilterModule:
 
     def filters(self):
         return {"gpu_validation_judge": gpu_validation_judge, "gpu_validation_markdown": gpu_validation_markdown,
-                "gpu_validation_fails_on": gpu_validation_fails_on}
+                "gpu_validation_fails_on": gpu_validation_fails_on, "gpu_validation_drift": gpu_validation_drift}

@@ -102,6 +102,12 @@ NEGATIVE = [
     ("facts-driver-branch-word", "gpu_facts", {"gpu_facts_driver_branch": "latest"},
      ["gpu_facts_driver_branch must be null or a driver branch of three digits", "not latest"]),
     # gpu_validation
+    ("gv-drift-threshold-10", "gpu_validation", {"gpu_validation_drift_threshold": 10},
+     ["gpu_validation_drift_threshold must be a share above 0 and below 1", "not 10"]),
+    ("gv-expected-count-0", "gpu_validation", {"gpu_validation_expected_gpu_count": 0},
+     ["gpu_validation_expected_gpu_count must be null (every NVIDIA GPU on the PCI bus) or a whole number", "not 0"]),
+    ("gv-kernel-log-since-empty", "gpu_validation", {"gpu_validation_kernel_log_since": " "},
+     ["gpu_validation_kernel_log_since must be boot or a time journalctl --since takes"]),
     ("validation-min-share-5", "gpu_validation", {"gpu_validation_min_share": 5},
      ["gpu_validation_min_share must be a share of the link's limit above 0 and at most 1", "not 5"]),
     ("validation-min-share-0", "gpu_validation", {"gpu_validation_min_share": 0}, ["gpu_validation_min_share", "not 0"]),
@@ -168,7 +174,8 @@ NEGATIVE = [
 # Variables that pass (besides each role's defaults): edge values inside the ranges.
 POSITIVE = [
     ("power-ok", "power_limit", {"power_limit_w": 300, "power_limit_by_gpu": {"0": "250", "NVIDIA A100": 275.5}}),
-    ("share-1", "gpu_validation", {"gpu_validation_min_share": 1}),
+    ("share-1", "gpu_validation", {"gpu_validation_min_share": 1, "gpu_validation_expected_gpu_count": 8,
+                                   "gpu_validation_kernel_log_since": "-24h"}),
     ("cuda-12-4", "cuda", {"cuda_version": "12.4", "cuda_extra_packages": ["cuda-nsight-systems-12-4=12.4.1-1"]}),
     ("bmc-ok", "bios_ipmi", {"bios_ipmi_users": [{"name": "ops", "privilege": "operator"}], "bios_ipmi_cipher_suite": 17,
                              "bios_ipmi_lan": {"ip_source": "static", "vlan_id": 0},

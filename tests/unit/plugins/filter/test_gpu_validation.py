@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from ansible_collections.aiserver.gpu.plugins.filter.gpu_validation import (
+    gpu_validation_drift,
     FilterModule,
     gpu_validation_fails_on,
     gpu_validation_judge,
@@ -121,6 +122,8 @@ def a100_box():
     """8x A100 SXM4 over NVSwitch (NV12 everywhere), P2P test of ml-engineering, Gen4 x16 GPUs."""
     smi_result = box("synthetic_q-x_attached-2-described-1_mig-enabled.xml", 8)
     smi_result["topology"] = topo_all(8, "NV12")
+    for gpu in smi_result["gpus"]:  # the capture's pending MIG change is test_mig_*'s case
+        gpu.update(mig_mode="Disabled", mig_mode_pending="Disabled")
     return {"host": "dgx", "smi": smi_result, "under_load": True, "cmdline": "ro intel_iommu=off",
             "iommu_groups": 0, "p2p": p2p_log("F_8x-a100-sxm_p2p-writes-uni-enabled_partial.txt")}
 
@@ -392,6 +395,227 @@ def test_missing_inputs_are_skipped_with_reasons():
     assert report["verdict"] == "pass"
 
 
+# --- kernel log (kernel_log_info's result) -----------------------------------------------------
+
+def kernel_log_result(name, gpus=()):
+    """What aiserver.gpu.kernel_log_info returns for a real capture (its own parser and judge)."""
+    from ansible_collections.aiserver.gpu.plugins.module_utils._kernel_log import findings, parse_kernel_log
+    parsed = parse_kernel_log(text("kernel_log", name))
+    judged = findings(parsed, gpus=gpus)
+    return {"changed": False, "status": judged["status"], "findings": judged["findings"], "by_gpu": judged["by_gpu"],
+            "counts": dict((k, len(parsed[k])) for k in ("xid", "sxid", "fallen_off_bus", "aer")),
+            "lines": parsed["lines"], "read_from": "journalctl -k --no-pager -q -o short-iso -b"}
+
+
+def test_kernel_log_xid_79_fails_the_box_naming_the_gpu_and_the_fix():
+    inputs = rtx4090_stock_box()
+    inputs["kernel_log"] = kernel_log_result("O_journal_xid-79-fallen-off-the-bus_rtx5080_ogkm-1151_PARTIAL.txt")
+    report = judge(inputs)
+    found = by_id(report)["kernel_log"]
+    assert report["verdict"] == "fail" and found["status"] == "fail"
+    assert found["title"] == "Kernel log (Xid, AER)"
+    assert "GPU 0000:2b:00.0" in found["detail"] and "Xid 79" in found["detail"]
+    assert "Fix: Drain the node and reboot it" in found["detail"]
+    assert "In journalctl -k --no-pager -q -o short-iso -b (1 Xid, 0 SXid, 0 AER event(s))" in found["detail"]
+    assert "1 check fails (Kernel log (Xid, AER))" in report["summary"]
+
+
+def test_kernel_log_corrected_aer_warns_and_a_clean_log_passes():
+    inputs = rtx4090_stock_box()
+    inputs["kernel_log"] = kernel_log_result("O_journal-ru_aer-corrected-rxerr-first_intel-9d15_gsconnect-1052_PARTIAL.txt")
+    found = by_id(judge(inputs))["kernel_log"]
+    assert found["status"] == "warn" and "3 corrected PCIe AER errors" in found["detail"]
+    inputs["kernel_log"] = dict(inputs["kernel_log"], findings=[], status="PASS", lines=812)
+    report = judge(inputs)
+    assert by_id(report)["kernel_log"]["status"] == "pass" and "(812 lines)" in by_id(report)["kernel_log"]["detail"]
+    assert report["verdict"] == "pass"
+
+
+def test_kernel_log_fail_findings_come_first_and_many_are_counted():
+    inputs = rtx4090_stock_box()
+    result = kernel_log_result("O_syslog_xid-3-no-pci-prefix_gpu-fallen-off-the-bus_pastebin-xJaypMZt.txt")
+    result["findings"] = result["findings"] * 4
+    inputs["kernel_log"] = result
+    detail = by_id(judge(inputs))["kernel_log"]["detail"]
+    assert detail.index("FAIL GPU 0000:01:00.0 has fallen off the bus") < detail.index("WARN GPU 0000:01:00.0: Xid 3")
+    assert detail.endswith("And 2 more finding(s).")
+
+
+def test_kernel_log_not_read_is_skipped_with_the_reason():
+    inputs = rtx4090_stock_box()
+    inputs["kernel_log"] = {"failed": True, "msg": "Cannot read the kernel log: dmesg exited with status 1: "
+                                                   "dmesg: read kernel buffer failed: Operation not permitted."}
+    found = by_id(judge(inputs))["kernel_log"]
+    assert found["status"] == "skipped" and "Operation not permitted." in found["detail"]
+    assert found["detail"].startswith("The kernel log could not be read: Cannot read")
+    inputs["kernel_log"] = None
+    assert "gpu_validation_kernel_log: false" in by_id(judge(inputs))["kernel_log"]["detail"]
+
+
+# --- GPU health from the -q -x figures (ECC, remapping, clocks, persistence, count, MIG, fabric) ---
+
+V100S = "A_nvidia-smi-q-x_8x-tesla-v100s-pcie-32gb_460.73.01_datakit.xml"
+
+
+def test_health_of_eight_v100s_with_ecc_on():
+    """The real 8x V100S capture: ECC on with no error, no page pending, persistence off."""
+    found = by_id(judge({"smi": smi(V100S), "pci_bus_ids": ["0000:00:%02x.0" % n for n in range(0x0d, 0x15)]}))
+    assert found["ecc"]["status"] == "pass" and "8 GPU(s) (ECC enabled)" in found["ecc"]["detail"]
+    assert found["memory_remap"]["status"] == "pass"
+    assert "0000:00:0d.0: 0 single-bit, 0 double-bit pages retired" in found["memory_remap"]["detail"]
+    assert found["persistence"]["status"] == "warn" and "nvidia-persistenced" in found["persistence"]["detail"]
+    assert found["gpu_count"]["status"] == "pass" and "(the PCI bus shows 8)" in found["gpu_count"]["detail"]
+    assert (found["mig"]["status"], found["fabric"]["status"]) == ("skipped", "skipped")
+
+
+def test_ecc_uncorrectable_since_boot_fails_and_before_boot_warns():
+    result = smi(V100S)
+    result["gpus"][3].update(ecc_volatile_uncorrectable=2, ecc_aggregate_uncorrectable=2)   # edited
+    found = by_id(judge({"smi": result}))["ecc"]
+    assert found["status"] == "fail" and "0000:00:10.0 (2 volatile uncorrectable)" in found["detail"]
+    assert "RMA" in found["detail"]
+    result["gpus"][3].update(ecc_volatile_uncorrectable=0)
+    found = by_id(judge({"smi": result}))["ecc"]
+    assert found["status"] == "warn" and "before this boot" in found["detail"]
+
+
+def test_ecc_disabled_is_information_and_geforce_is_skipped():
+    assert by_id(judge({"smi": smi("A_rtx-4000-sff-ada_595.xml")}))["ecc"]["status"] == "info"
+    assert by_id(judge({"smi": smi("A_rtx-3090_525.xml")}))["ecc"]["status"] == "skipped"
+
+
+def test_row_remapping_pending_warns_and_failure_fails():
+    result = smi("A_rtx-4000-sff-ada_595.xml")
+    assert by_id(judge({"smi": result}))["memory_remap"]["status"] == "pass"
+    result["gpus"][0]["remapped_rows_pending"] = True      # edited
+    found = by_id(judge({"smi": result}))["memory_remap"]
+    assert found["status"] == "warn" and "0000:06:00.0" in found["detail"] and "nvidia-smi -r" in found["detail"]
+    result["gpus"][0]["remapped_rows_failure"] = True
+    found = by_id(judge({"smi": result}))["memory_remap"]
+    assert found["status"] == "fail" and "RMA" in found["detail"]
+
+
+def test_clock_reasons_are_judged_only_under_load():
+    idle = smi("A_rtx-3090_525.xml")
+    assert by_id(judge({"smi": idle}))["clocks"]["status"] == "info"
+    sample = loaded_sample(idle)
+    assert by_id(judge({"smi": idle, "smi_load": sample}))["clocks"]["status"] == "pass"
+    sample["gpus"][0]["clocks_event_reasons"]["sw_power_cap"] = True         # edited: capped
+    found = by_id(judge({"smi": idle, "smi_load": sample}))["clocks"]
+    assert found["status"] == "info" and "SW power cap" in found["detail"]
+    sample["gpus"][0]["clocks_event_reasons"]["sw_thermal_slowdown"] = True
+    assert by_id(judge({"smi": idle, "smi_load": sample}))["clocks"]["status"] == "warn"
+    sample["gpus"][0]["clocks_event_reasons"]["hw_power_brake_slowdown"] = True
+    found = by_id(judge({"smi": idle, "smi_load": sample}))["clocks"]
+    assert found["status"] == "fail" and "0000:00:10.0: HW power brake" in found["detail"] and "PSU" in found["detail"]
+
+
+def test_gpu_count_names_the_gpu_missing_from_nvidia_smi():
+    inputs = {"smi": smi("A_dual-rtx-2080_590.xml"), "pci_bus_ids": ["0000:01:00.0", "0000:02:00.0", "0000:03:00.0"],
+              "missing_bus_ids": ["0000:03:00.0"]}
+    found = by_id(judge(inputs))["gpu_count"]
+    assert found["status"] == "fail" and "0000:03:00.0 is on the PCI bus" in found["detail"]
+    found = by_id(judge({"smi": smi("A_dual-rtx-2080_590.xml"), "expected_gpu_count": 4}))["gpu_count"]
+    assert found["status"] == "fail" and "lists 2 GPU(s), 4 expected" in found["detail"]
+    assert by_id(judge({"smi": smi("A_dual-rtx-2080_590.xml"), "expected_gpu_count": "2"}))["gpu_count"]["status"] == "pass"
+    assert by_id(judge({"smi": smi("A_dual-rtx-2080_590.xml"), "expected_gpu_count": 1}))["gpu_count"]["status"] == "warn"
+
+
+def test_mig_pending_change_warns_and_fabric_completed_passes():
+    found = by_id(judge({"smi": smi("synthetic_q-x_attached-2-described-1_mig-enabled.xml")}))
+    assert found["mig"]["status"] == "warn" and "from Enabled to Disabled" in found["mig"]["detail"]
+    assert found["fabric"]["status"] == "pass"
+
+
+def test_fabric_not_ready_fails_naming_fabric_manager():
+    result = smi("synthetic_q-x_attached-2-described-1_mig-enabled.xml")
+    result["gpus"][0].update(fabric_state="In Progress", fabric_status="N/A")      # edited
+    found = by_id(judge({"smi": result}))["fabric"]
+    assert found["status"] == "fail" and "nvidia-fabricmanager" in found["detail"] and "In Progress/N/A" in found["detail"]
+
+
+# --- drift against the host's previous report ---------------------------------------------------
+
+def _through_json(report):
+    """A report as report.json holds it (what the role reads back next run)."""
+    return json.loads(json.dumps(report))
+
+
+def test_drift_first_run_has_nothing_to_compare_and_a_rerun_writes_the_same_report():
+    first = gpu_validation_drift(judge(dual_2080()))
+    assert first["baseline"] is None and first["rotate"] is False
+    assert by_id(first["report"])["drift"]["status"] == "skipped"
+    again = gpu_validation_drift(judge(dual_2080()), last=_through_json(first["report"]))
+    assert again["baseline"] is None and again["rotate"] is False
+    assert _through_json(again["report"]) == _through_json(first["report"])   # idempotent
+
+
+def test_drift_names_a_slower_p2p_pair_a_narrower_link_and_a_lost_gpu():
+    before = _through_json(gpu_validation_drift(judge(rtx4090_stock_box()))["report"])
+    inputs = rtx4090_stock_box()
+    inputs["p2p"]["matrices"] = copy.deepcopy(inputs["p2p"]["matrices"])
+    for rows in inputs["p2p"]["matrices"].values():            # edited: GPU0->GPU1 at 60 %
+        if rows and rows[0] and len(rows[0]) > 1 and rows[0][1] is not None:
+            rows[0][1] = rows[0][1] * 0.6
+    inputs["smi"]["gpus"][2] = dict(inputs["smi"]["gpus"][2], pcie_width_current=8)   # edited: x8
+    del inputs["smi"]["gpus"][7]                                                      # edited: a GPU lost
+    result = gpu_validation_drift(judge(inputs), last=before)
+    assert result["baseline"] == "last" and result["rotate"] is True
+    drift = by_id(result["report"])["drift"]
+    assert drift["status"] == "fail"
+    assert "the GPU count fell from 8 to 7" in drift["detail"]
+    assert "0000:03:00.0's link width fell from x16 to x8" in drift["detail"]
+    assert "P2P bandwidth fell by more than 10 % on 1 pair(s): GPU0->GPU1" in drift["detail"]
+    assert result["report"]["verdict"] == "fail" and "Drift since the previous report" in result["report"]["summary"]
+
+
+def test_drift_compares_with_previous_when_the_last_run_measured_the_same():
+    old = _through_json(gpu_validation_drift(judge(dual_2080()))["report"])
+    inputs = dual_2080()
+    inputs["nccl_runs"][0]["result"] = dict(inputs["nccl_runs"][0]["result"])
+    inputs["nccl_runs"][0]["result"]["avg_busbw_gbps"] = inputs["nccl_runs"][0]["result"]["avg_busbw_gbps"] / 2  # edited
+    slower = gpu_validation_drift(judge(inputs), last=old)
+    assert slower["rotate"] is True
+    detail = by_id(slower["report"])["drift"]["detail"]
+    assert "all_reduce_perf's average bus bandwidth fell from" in detail and "(50 %)" in detail
+    # The next run measures the same as the slow one: compared with previous.json (the old
+    # report), it writes the same report again, and nothing rotates.
+    again = gpu_validation_drift(judge(inputs), last=_through_json(slower["report"]), previous=old)
+    assert again["baseline"] == "previous" and again["rotate"] is False
+    assert _through_json(again["report"]) == _through_json(slower["report"])
+
+
+def test_drift_within_the_threshold_passes_and_a_driver_change_warns():
+    old = _through_json(gpu_validation_drift(judge(dual_2080()))["report"])
+    inputs = dual_2080()
+    inputs["nccl_runs"][0]["result"] = dict(inputs["nccl_runs"][0]["result"])
+    inputs["nccl_runs"][0]["result"]["avg_busbw_gbps"] *= 0.95                   # edited: 5 % slower
+    result = gpu_validation_drift(judge(inputs), last=old)
+    assert by_id(result["report"])["drift"]["status"] == "pass"
+    assert by_id(gpu_validation_drift(judge(inputs), last=old, threshold=0.01)["report"])["drift"]["status"] == "warn"
+    inputs["smi"] = dict(inputs["smi"], driver_version="595.84")
+    found = by_id(gpu_validation_drift(judge(inputs), last=old)["report"])["drift"]
+    assert found["status"] == "warn" and "the driver changed from 590.44.01 to 595.84" in found["detail"]
+
+
+def test_drift_reads_the_files_text_and_ignores_one_that_is_not_json():
+    old = gpu_validation_drift(judge(dual_2080()))["report"]
+    again = gpu_validation_drift(judge(dual_2080()), last=json.dumps(old, indent=2), previous="")
+    assert again["rotate"] is False and again["report"] == old
+    broken = gpu_validation_drift(judge(dual_2080()), last="{not json", previous="")
+    assert broken["baseline"] is None
+    assert by_id(broken["report"])["drift"]["detail"].endswith("(report.json could not be read as JSON: ignored.)")
+
+
+@pytest.mark.parametrize("last", [None, {}, "x", {"judged": 5, "figures": "x"}, {"figures": {"links": {"a": 3}}},
+                                  {"figures": {"gpu_count": "x"}, "p2p_heatmap": {"matrix": [["x"]]},
+                                   "nccl": {"runs": ["x", {"name": 5}]}}])
+def test_drift_never_raises_on_odd_previous_reports(last):
+    result = gpu_validation_drift(judge(dual_2080()), last=last, previous=last, threshold="x")
+    json.dumps(result)
+    assert gpu_validation_drift(None, last=last)["report"]["judged"]
+
+
 # --- Markdown -----------------------------------------------------------------------------------
 
 def test_markdown_starts_with_the_verdict_then_why():
@@ -415,9 +639,9 @@ def test_markdown_without_heatmap_or_gpu():
     assert "p2p_heatmap.png" not in markdown
 
 
-def test_filter_module_exposes_the_three():
+def test_filter_module_exposes_the_four():
     assert set(FilterModule().filters()) == {"gpu_validation_judge", "gpu_validation_markdown",
-                                             "gpu_validation_fails_on"}
+                                             "gpu_validation_fails_on", "gpu_validation_drift"}
 
 
 # --- heatmap script ------------------------------------------------------------------------------
