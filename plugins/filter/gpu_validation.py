@@ -649,9 +649,6 @@ def check_fabric(gpus):
     return _finding("fabric", "pass", "The NVSwitch fabric is ready on %d GPU(s)." % len(known))
 
 
-_KERNEL_LOG_STATUS = {"FAIL": "fail", "WARN": "warn", "PASS": "pass"}
-
-
 def check_kernel_log(kernel_log):
     """The kernel_log_info result as a finding: the worst of its findings, each said with its
     sentence and fix (FAIL ones first), or skipped with the reason the log was not read."""

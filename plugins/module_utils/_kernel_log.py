@@ -239,6 +239,12 @@ def _gpu_name(bus_id, uuids):
     return "GPU %s%s" % (bus_id, " (%s)" % uuid if uuid else "")
 
 
+def _catalog_fix(action, entry):
+    """The fix sentence of an Xid finding: the action in words, the catalogue's reason and address."""
+    text = catalog.ACTION_TEXT[action]
+    return "%s (%s; %s)." % (text[0].upper() + text[1:], entry["why"], entry["source"])
+
+
 def _xid_findings(parsed):
     groups = {}
     for record in parsed["xid"]:
@@ -266,8 +272,7 @@ def _xid_findings(parsed):
             "action": action, "mnemonic": entry["mnemonic"], "meaning": entry["meaning"],
             "why": entry["why"], "confirmed": entry["confirmed"], "caused_by": causes,
             "lines": [r["line"] for r in records], "sentence": sentence,
-            "fix": "%s (%s; %s)." % (catalog.ACTION_TEXT[action][0].upper() + catalog.ACTION_TEXT[action][1:],
-                                     entry["why"], entry["source"]),
+            "fix": _catalog_fix(action, entry),
         })
     return found
 
@@ -290,8 +295,7 @@ def _fallen_findings(parsed):
             "lines": [r["line"] for r in records],
             "sentence": "%s has fallen off the bus (line %d: \"%s\"; the driver printed no Xid 79 for it)." % (
                 _gpu_name(bus_id, parsed["uuids"]), records[0]["line"], _quote(records[0]["text"])),
-            "fix": "%s (%s; %s)." % (catalog.ACTION_TEXT[entry["action"]][0].upper()
-                                     + catalog.ACTION_TEXT[entry["action"]][1:], entry["why"], entry["source"]),
+            "fix": _catalog_fix(entry["action"], entry),
         })
     return found
 
